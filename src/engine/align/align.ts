@@ -1,0 +1,165 @@
+/**
+ * Differentiable face alignment: warps faces out of a full-resolution photo onto a recognizer's crop with a 5-point
+ * similarity transform, using only ops that have gradients on every backend we ship (slice, avgPool, gather; tfjs
+ * has no gradient for cropAndResize or image.transform). The attack optimises the photo's pixels through this, so
+ * a cloak lives in the photo and survives re-detection.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { Point } from '../faces/types.ts';
+
+/** InsightFace's ArcFace 112x112 template: left eye, right eye, nose tip, left and right mouth corners. */
+export const arcfaceTemplate112: readonly Point[] = [
+  { x: 38.2946, y: 51.6963 },
+  { x: 73.5318, y: 51.5014 },
+  { x: 56.0252, y: 71.7366 },
+  { x: 41.5493, y: 92.3655 },
+  { x: 70.7299, y: 92.2041 },
+];
+
+const mean = (points: readonly Point[]): Point => ({
+  x: points.reduce((s, p) => s + p.x, 0) / points.length,
+  y: points.reduce((s, p) => s + p.y, 0) / points.length,
+});
+
+/** Five alignment points from face-api's 68: eye centres (36-41, 42-47), nose tip (30), mouth corners (48, 54). */
+export function fivePointsFrom68(landmarks: readonly Point[]): Point[] {
+  if (landmarks.length !== 68) throw new Error(`expected 68 landmarks, got ${landmarks.length}`);
+  return [mean(landmarks.slice(36, 42)), mean(landmarks.slice(42, 48)), landmarks[30], landmarks[48], landmarks[54]];
+}
+
+/** The 5-point template for a square crop of `size` px; cropScale > 1 zooms in (a tighter crop). */
+export function templateFor(size: number, cropScale = 1): Point[] {
+  const k = (size / 112) * cropScale;
+  return arcfaceTemplate112.map((p) => ({ x: size / 2 + (p.x - 56) * k, y: size / 2 + (p.y - 56) * k }));
+}
+
+/** x' = a x - b y + tx, y' = b x + a y + ty: rotation + uniform scale + shift. */
+export interface Similarity {
+  a: number;
+  b: number;
+  tx: number;
+  ty: number;
+}
+
+/** Least-squares similarity mapping `from` onto `to` (Umeyama, no reflection). */
+export function estimateSimilarity(from: readonly Point[], to: readonly Point[]): Similarity {
+  const pf = mean(from);
+  const pt = mean(to);
+  let dot = 0;
+  let cross = 0;
+  let norm = 0;
+  for (let i = 0; i < from.length; i++) {
+    const fx = from[i].x - pf.x;
+    const fy = from[i].y - pf.y;
+    const tx = to[i].x - pt.x;
+    const ty = to[i].y - pt.y;
+    dot += fx * tx + fy * ty;
+    cross += fx * ty - fy * tx;
+    norm += fx * fx + fy * fy;
+  }
+  if (norm === 0) throw new Error('degenerate landmarks: all points coincide');
+  const a = dot / norm;
+  const b = cross / norm;
+  return { a, b, tx: pt.x - (a * pf.x - b * pf.y), ty: pt.y - (b * pf.x + a * pf.y) };
+}
+
+export function applySimilarity(m: Similarity, p: Point): Point {
+  return { x: m.a * p.x - m.b * p.y + m.tx, y: m.b * p.x + m.a * p.y + m.ty };
+}
+
+export function invertSimilarity(m: Similarity): Similarity {
+  const det = m.a * m.a + m.b * m.b;
+  const a = m.a / det;
+  const b = -m.b / det;
+  return { a, b, tx: -(a * m.tx - b * m.ty), ty: -(b * m.tx + a * m.ty) };
+}
+
+/** How a face is placed on a crop: the photo -> crop transform and the crop size. */
+export interface FaceAlignment {
+  size: number;
+  photoToCrop: Similarity;
+}
+
+export function alignmentFor(landmarks68: readonly Point[], size: number, cropScale = 1): FaceAlignment {
+  return { size, photoToCrop: estimateSimilarity(fivePointsFrom68(landmarks68), templateFor(size, cropScale)) };
+}
+
+/**
+ * Warps one face: `photo` [H, W, 3] float -> [size, size, 3], bilinear, border pixels repeated outside the photo.
+ * When the face is more than twice the crop's size, the covered region is box-filtered first (avgPool by an integer
+ * factor) so the crop does not alias; all of it is differentiable with respect to `photo`. Synchronous: call inside
+ * tf.tidy.
+ */
+export function warpFace(photo: tf.Tensor3D, alignment: FaceAlignment): tf.Tensor3D {
+  const [height, width] = photo.shape;
+  const { size } = alignment;
+  const cropToPhoto = invertSimilarity(alignment.photoToCrop);
+  const sourcePerCropPixel = Math.hypot(cropToPhoto.a, cropToPhoto.b);
+
+  // Photo coordinates of every crop pixel, and the region they cover.
+  const xs = new Float32Array(size * size);
+  const ys = new Float32Array(size * size);
+  let minX = Infinity;
+  let minY = Infinity;
+  let maxX = -Infinity;
+  let maxY = -Infinity;
+  for (let v = 0; v < size; v++) {
+    for (let u = 0; u < size; u++) {
+      const p = applySimilarity(cropToPhoto, { x: u, y: v });
+      const i = v * size + u;
+      xs[i] = p.x;
+      ys[i] = p.y;
+      if (p.x < minX) minX = p.x;
+      if (p.x > maxX) maxX = p.x;
+      if (p.y < minY) minY = p.y;
+      if (p.y > maxY) maxY = p.y;
+    }
+  }
+  const pool = Math.max(1, Math.floor(sourcePerCropPixel / 1.5));
+  const clampInt = (value: number, hi: number) => Math.min(hi, Math.max(0, value));
+  // Region in whole pooling cells, so pooled cells line up with the photo grid; one cell of margin for bilinear.
+  const x0 = clampInt(Math.floor(minX / pool - 1) * pool, width - 1);
+  const y0 = clampInt(Math.floor(minY / pool - 1) * pool, height - 1);
+  const x1 = clampInt(Math.ceil(maxX / pool + 2) * pool, width);
+  const y1 = clampInt(Math.ceil(maxY / pool + 2) * pool, height);
+  let region = tf.slice(photo, [y0, x0, 0], [Math.max(1, y1 - y0), Math.max(1, x1 - x0), 3]);
+  // Pooled cell j covers photo [x0 + j*pool, x0 + (j+1)*pool); a region smaller than one cell is left unpooled.
+  const regionPool = pool > 1 && region.shape[0] >= pool && region.shape[1] >= pool ? pool : 1;
+  if (regionPool > 1) region = tf.avgPool(region, regionPool, regionPool, 'valid');
+  const [rh, rw] = region.shape;
+
+  // Bilinear taps: 4 indices and weights per crop pixel into the flattened region.
+  const indices = new Int32Array(size * size * 4);
+  const weights = new Float32Array(size * size * 4);
+  for (let i = 0; i < size * size; i++) {
+    // Cell j's centre is at photo x0 + j*regionPool + (regionPool-1)/2.
+    const rx = (xs[i] - x0 - (regionPool - 1) / 2) / regionPool;
+    const ry = (ys[i] - y0 - (regionPool - 1) / 2) / regionPool;
+    const fx = Math.floor(rx);
+    const fy = Math.floor(ry);
+    const wx = rx - fx;
+    const wy = ry - fy;
+    const cx0 = clampInt(fx, rw - 1);
+    const cx1 = clampInt(fx + 1, rw - 1);
+    const cy0 = clampInt(fy, rh - 1);
+    const cy1 = clampInt(fy + 1, rh - 1);
+    const o = i * 4;
+    indices[o] = cy0 * rw + cx0;
+    indices[o + 1] = cy0 * rw + cx1;
+    indices[o + 2] = cy1 * rw + cx0;
+    indices[o + 3] = cy1 * rw + cx1;
+    weights[o] = (1 - wx) * (1 - wy);
+    weights[o + 1] = wx * (1 - wy);
+    weights[o + 2] = (1 - wx) * wy;
+    weights[o + 3] = wx * wy;
+  }
+  const flat = tf.reshape(region, [rh * rw, 3]);
+  const taps = tf.gather(flat, tf.tensor1d(indices, 'int32')); // [size*size*4, 3]
+  const weighted = tf.mul(tf.reshape(taps, [size * size, 4, 3]), tf.tensor3d(weights, [size * size, 4, 1]));
+  return tf.reshape(tf.sum(weighted, 1), [size, size, 3]);
+}
+
+/** Warps several faces of one photo onto `size` crops: [N, size, size, 3]. Synchronous: call inside tf.tidy. */
+export function warpFaces(photo: tf.Tensor3D, alignments: readonly FaceAlignment[]): tf.Tensor4D {
+  return tf.stack(alignments.map((alignment) => warpFace(photo, alignment))) as tf.Tensor4D;
+}

@@ -1,0 +1,65 @@
+/** Typed view of models/manifest.json, the single description of every model the engine loads. */
+import manifestJson from '../../../models/manifest.json';
+import type { RecognizerId } from '../faces/types.ts';
+
+export interface ModelFile {
+  /** Path inside the source npm package. */
+  path: string;
+  /** Path inside the built extension (served at `/${extensionPath}`). */
+  extensionPath: string;
+  bytes: number;
+  sha256: string;
+}
+
+export type ModelRole = 'detector' | 'landmarks' | 'recognizer' | 'excluded';
+
+export interface ModelEntry {
+  id: string;
+  name: string;
+  role: ModelRole;
+  format: 'face-api-weights' | 'tfjs-graph';
+  family?: string;
+  loss?: string;
+  source: { package: string; version: string };
+  files: ModelFile[];
+  input: { size: number; channels: 'RGB' | 'BGR'; range: string; normalisation: string };
+  alignment?: { template: 'arcface-5pt'; cropScale: number };
+  embedding?: { dim: number; output: string };
+  /** Cosine similarity at 1 % false-accept rate on ../shared/faces (bench/zoo). */
+  thresholdAt1PctFar?: number;
+  /** Whether the cloak optimises against it ('cloak-ensemble') or it only judges ('held-out'). Set by the engine issue. */
+  cloakRole?: 'cloak-ensemble' | 'held-out';
+  excludedBecause?: string;
+  shipInExtension?: boolean;
+}
+
+export interface ModelManifest {
+  version: number;
+  models: ModelEntry[];
+}
+
+export const modelManifest = manifestJson as ModelManifest;
+
+export function modelEntry(id: string): ModelEntry {
+  const entry = modelManifest.models.find((model) => model.id === id);
+  if (!entry) throw new Error(`models/manifest.json has no model "${id}"`);
+  return entry;
+}
+
+export function recognizerEntry(id: RecognizerId): ModelEntry {
+  const entry = modelEntry(id);
+  if (entry.role !== 'recognizer') throw new Error(`${id} is a ${entry.role}, not a recognizer`);
+  return entry;
+}
+
+/**
+ * Reads one model file's bytes. Node reads from node_modules (models/read-node.ts), the extension fetches
+ * `/${extensionPath}` from its own package (models/read-browser.ts): nothing is fetched from the network.
+ */
+export type ModelFileReader = (entry: ModelEntry, file: ModelFile) => Promise<Uint8Array>;
+
+export function modelFile(entry: ModelEntry, suffix: string): ModelFile {
+  const file = entry.files.find((f) => f.path.endsWith(suffix));
+  if (!file) throw new Error(`${entry.id} has no file ending in ${suffix}`);
+  return file;
+}
