@@ -25,6 +25,12 @@ export interface FaceDetector {
   dispose(): void;
 }
 
+// face-api's .d.ts bundles its own copy of tfjs's type declarations, so its Tensor types are nominally different
+// from ours although, at run time, it is the same tfjs instance. These casts are that boundary and nothing else.
+type FaceApiWeights = Parameters<faceapi.SsdMobilenetv1['loadFromWeightMap']>[0];
+type FaceApiTensor = Parameters<typeof faceapi.extractFaceTensors>[0];
+const asFaceApi = <T>(value: unknown) => value as T;
+
 const defaults: Required<DetectOptions> = { minConfidence: 0.5, maxFaces: 50 };
 
 /** Fraction of the long side added on every side when a photo yields no face: faces that fill the frame need it. */
@@ -35,18 +41,18 @@ export async function createFaceDetector(read: ModelFileReader): Promise<FaceDet
   const landmarkNet = new faceapi.FaceLandmark68Net();
   const ssdEntry = modelEntry('faceapi-ssd');
   const landmarkEntry = modelEntry('faceapi-landmarks68');
-  ssd.loadFromWeightMap(await loadFaceApiWeights(ssdEntry, read));
-  landmarkNet.loadFromWeightMap(await loadFaceApiWeights(landmarkEntry, read));
+  ssd.loadFromWeightMap(asFaceApi<FaceApiWeights>(await loadFaceApiWeights(ssdEntry, read)));
+  landmarkNet.loadFromWeightMap(asFaceApi<FaceApiWeights>(await loadFaceApiWeights(landmarkEntry, read)));
 
   async function detectOnTensor(photo: tf.Tensor3D, options: Required<DetectOptions>, offset: number) {
     const ssdOptions = new faceapi.SsdMobilenetv1Options({ minConfidence: options.minConfidence, maxResults: options.maxFaces });
-    const detections = await ssd.locateFaces(photo, ssdOptions);
+    const detections = await ssd.locateFaces(asFaceApi<FaceApiTensor>(photo), ssdOptions);
     if (detections.length === 0) return [];
-    const crops = await faceapi.extractFaceTensors(photo, detections);
+    const crops = asFaceApi<tf.Tensor3D[]>(await faceapi.extractFaceTensors(asFaceApi<FaceApiTensor>(photo), detections));
     try {
       const found: DetectedFace[] = [];
       for (let i = 0; i < detections.length; i++) {
-        const landmarks = (await landmarkNet.detectLandmarks(crops[i])) as faceapi.FaceLandmarks68;
+        const landmarks = (await landmarkNet.detectLandmarks(asFaceApi<FaceApiTensor>(crops[i]))) as faceapi.FaceLandmarks68;
         const box = detections[i].box;
         // Landmarks come relative to the crop, in crop pixels.
         const points = landmarks.positions.map((p) => ({ x: p.x + box.x - offset, y: p.y + box.y - offset }));

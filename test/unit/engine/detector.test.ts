@@ -1,0 +1,101 @@
+// Detection on real photos, on photos with no face, and on a photo with 20 faces; tensor counts stay flat.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import * as tf from '@tensorflow/tfjs';
+import sharp from 'sharp';
+import { useBackend } from '../../../src/engine/backends/backends.ts';
+import { type FaceDetector, createFaceDetector } from '../../../src/engine/detect/detector.ts';
+import { decodeImageNode } from '../../../src/engine/image/decode-node.ts';
+import { cropRgb } from '../../../src/engine/image/pixels.ts';
+import type { RgbImage } from '../../../src/engine/image/types.ts';
+import { readModelFileNode } from '../../../src/engine/models/read-node.ts';
+import { demoPhoto } from '../../support/photos.ts';
+
+let detector: FaceDetector;
+
+before(async () => {
+  await useBackend(['wasm']);
+  detector = await createFaceDetector(readModelFileNode);
+});
+after(() => detector.dispose());
+
+const inside = (image: RgbImage, p: { x: number; y: number }) => p.x >= 0 && p.y >= 0 && p.x < image.width && p.y < image.height;
+
+test('finds every face of a group photo, with 68 landmarks inside each box', async () => {
+  const { image } = await demoPhoto('sample1.jpg');
+  const faces = await detector.detect(image);
+  assert.ok(faces.length >= 3, `found ${faces.length}`);
+  for (const face of faces) {
+    assert.equal(face.landmarks.length, 68);
+    assert.ok(face.score >= 0.5);
+    assert.ok(face.landmarks.every((p) => inside(image, p)));
+    const [leftEye, rightEye] = [face.landmarks[36], face.landmarks[45]];
+    assert.ok(leftEye.x < rightEye.x, 'eyes in image order');
+    const nose = face.landmarks[30];
+    const slack = face.box.width * 0.25;
+    assert.ok(nose.x > face.box.x - slack && nose.x < face.box.x + face.box.width + slack);
+  }
+  // Largest first.
+  for (let i = 1; i < faces.length; i++) {
+    assert.ok(faces[i - 1].box.width * faces[i - 1].box.height >= faces[i].box.width * faces[i].box.height);
+  }
+});
+
+test('a photo without a face gives an empty list, not an error', async () => {
+  const width = 640;
+  const height = 480;
+  const bytes = await sharp({ create: { width, height, channels: 3, background: { r: 40, g: 120, b: 200 } } })
+    .composite([{ input: Buffer.from(`<svg width="${width}" height="${height}"><rect x="100" y="80" width="300" height="200" fill="orange"/></svg>`) }])
+    .jpeg()
+    .toBuffer();
+  const faces = await detector.detect(await decodeImageNode(new Uint8Array(bytes)));
+  assert.deepEqual(faces, []);
+});
+
+test('a face that fills the whole frame is still found (padding retry)', async () => {
+  const { image } = await demoPhoto('sample1.jpg');
+  const [face] = await detector.detect(image);
+  const tight = cropRgb(image, {
+    x: Math.round(face.box.x + face.box.width * 0.05),
+    y: Math.round(face.box.y + face.box.height * 0.05),
+    width: Math.round(face.box.width * 0.9),
+    height: Math.round(face.box.height * 0.9),
+  });
+  const found = await detector.detect(tight);
+  assert.equal(found.length, 1);
+});
+
+test('a photo with 20 faces returns all 20 (or the maxFaces cap), and tensors stay flat', async () => {
+  const { image } = await demoPhoto('sample1.jpg');
+  const faces = await detector.detect(image);
+  // A 5 x 4 mosaic of the photo's faces with margins, each tile 200 px.
+  const tile = 200;
+  const tiles = await Promise.all(
+    Array.from({ length: 20 }, async (_, i) => {
+      const face = faces[i % faces.length];
+      const margin = face.box.width * 0.6;
+      const crop = cropRgb(image, {
+        x: Math.round(face.box.x - margin),
+        y: Math.round(face.box.y - margin),
+        width: Math.round(face.box.width + 2 * margin),
+        height: Math.round(face.box.height + 2 * margin),
+      }, 128);
+      const png = await sharp(Buffer.from(crop.data), { raw: { width: crop.width, height: crop.height, channels: 3 } })
+        .resize(tile, tile, { fit: 'fill' })
+        .png()
+        .toBuffer();
+      return { input: png, left: (i % 5) * tile, top: Math.floor(i / 5) * tile };
+    }),
+  );
+  const mosaic = await sharp({ create: { width: 5 * tile, height: 4 * tile, channels: 3, background: '#808080' } })
+    .composite(tiles)
+    .jpeg({ quality: 95 })
+    .toBuffer();
+  const photo = await decodeImageNode(new Uint8Array(mosaic));
+  const tensorsBefore = tf.memory().numTensors;
+  const all = await detector.detect(photo);
+  assert.equal(all.length, 20);
+  const capped = await detector.detect(photo, { maxFaces: 5 });
+  assert.equal(capped.length, 5);
+  assert.equal(tf.memory().numTensors, tensorsBefore);
+});
