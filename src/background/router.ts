@@ -1,0 +1,30 @@
+/**
+ * The background's message handlers: one entry per 'background:*' message of src/shared/messages.ts (TypeScript
+ * rejects a missing one). Access checks happen in `handleMessages` before a handler runs.
+ */
+import { type HandlerMap, sendMessage } from '../shared/messages.ts';
+import { siteKeyForUrl, siteSettingsFor } from '../shared/settings.ts';
+import type { OffscreenHost } from './offscreen-host.ts';
+import type { SettingsStore } from './settings-store.ts';
+
+/** tfjs picks its backend when the offscreen document starts; WebGPU on SwiftShader alone can take seconds. */
+const ENGINE_START_TIMEOUT_MS = 120_000;
+
+export function createRouter(deps: { settings: SettingsStore; offscreen: OffscreenHost }): HandlerMap<'background'> {
+  return {
+    'background:getSettings': () => deps.settings.get(),
+
+    'background:setSiteSettings': ({ site, patch }) => deps.settings.updateSite(site, patch),
+
+    'background:getSiteSettings': async (_payload, sender) => {
+      // The site comes from the browser-provided sender URL, never from the (untrusted) content script.
+      const site = siteKeyForUrl(sender.url);
+      const settings = await deps.settings.get();
+      if (!site) return { site, settings: { ...settings.otherSites, enabled: false } };
+      return { site, settings: siteSettingsFor(settings, site) };
+    },
+
+    'background:engineStatus': () =>
+      deps.offscreen.use(() => sendMessage('offscreen:status', undefined, { timeoutMs: ENGINE_START_TIMEOUT_MS })),
+  };
+}
