@@ -20,7 +20,6 @@ export const BUILTIN_SITES = [
   'mastodon.social',
   'discord.com',
 ] as const;
-export type BuiltinSite = (typeof BUILTIN_SITES)[number];
 
 const defaultSiteSettings = { enabled: true, strength: 'mid' as Strength };
 export type SiteSettings = typeof defaultSiteSettings;
@@ -104,7 +103,7 @@ function parseSiteSettings(raw: unknown, fallback: SiteSettings): SiteSettings {
   return result;
 }
 
-export function isStrength(value: unknown): value is Strength {
+function isStrength(value: unknown): value is Strength {
   return typeof value === 'string' && (STRENGTHS as readonly string[]).includes(value);
 }
 
@@ -145,10 +144,6 @@ export function siteKeyForUrl(url: string | undefined): string | null {
 /** The settings that apply to `site`: its own entry, else the one for other sites. */
 export function siteSettingsFor(settings: Settings, site: string): SiteSettings {
   return { ...(settings.sites[site] ?? settings.otherSites) };
-}
-
-export function isBuiltinSite(site: string): site is BuiltinSite {
-  return (BUILTIN_SITES as readonly string[]).includes(site);
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {

@@ -9,7 +9,7 @@ import { type BackendName, type BackendOptions, useBackend } from '../engine/bac
 import { type SoftwareGpu, backendOrder } from './backend-order.ts';
 
 /** build.mjs copies tfjs-backend-wasm's binaries to /wasm/ in the extension: nothing is fetched from the network. */
-export const extensionBackendOptions = (): BackendOptions => ({ wasmPaths: chrome.runtime.getURL('wasm/') });
+const extensionBackendOptions = (): BackendOptions => ({ wasmPaths: chrome.runtime.getURL('wasm/') });
 
 /** Switches tfjs to the first backend of `backendOrder` that starts here. */
 export async function startBestBackend(): Promise<BackendName> {
@@ -23,7 +23,7 @@ export async function startBackend(name: BackendName): Promise<BackendName> {
 
 const SOFTWARE_RENDERER = /swiftshader|llvmpipe|softpipe|software|basic render/i;
 
-export async function detectSoftwareGpu(): Promise<SoftwareGpu> {
+async function detectSoftwareGpu(): Promise<SoftwareGpu> {
   return { webgpu: await isSoftwareWebGpu(), webgl: isSoftwareWebGl() };
 }
 
