@@ -129,8 +129,9 @@ export function warpFace(photo: tf.Tensor3D, alignment: FaceAlignment): tf.Tenso
   const [rh, rw] = region.shape;
 
   // Bilinear taps: 4 indices and weights per crop pixel into the flattened region.
-  const indices = new Int32Array(size * size * 4);
-  const weights = new Float32Array(size * size * 4);
+  const taps = size * size * 4;
+  const indices = new Int32Array(taps);
+  const weights = new Float32Array(taps);
   for (let i = 0; i < size * size; i++) {
     // Cell j's centre is at photo x0 + j*regionPool + (regionPool-1)/2.
     const rx = (xs[i] - x0 - (regionPool - 1) / 2) / regionPool;
@@ -153,10 +154,52 @@ export function warpFace(photo: tf.Tensor3D, alignment: FaceAlignment): tf.Tenso
     weights[o + 2] = (1 - wx) * wy;
     weights[o + 3] = wx * wy;
   }
-  const flat = tf.reshape(region, [rh * rw, 3]);
-  const taps = tf.gather(flat, tf.tensor1d(indices, 'int32')); // [size*size*4, 3]
-  const weighted = tf.mul(tf.reshape(taps, [size * size, 4, 3]), tf.tensor3d(weights, [size * size, 4, 1]));
-  return tf.reshape(tf.sum(weighted, 1), [size, size, 3]);
+  return tf.reshape(bilinearSample(region, indices, weights, rh * rw), [size, size, 3]);
+}
+
+/**
+ * out[t] = sum_k weights[4t+k] * region[indices[4t+k]] for every crop pixel t, with a hand-written gradient.
+ *
+ * The automatic gradient of `gather` is UnsortedSegmentSum, which tfjs's cpu and webgl backends compute by comparing
+ * every segment with every index: O(region pixels x taps), minutes and gigabytes for one face. Because the sampling
+ * grid is fixed, its transpose can be built here once: for every region pixel, the (tap, weight) pairs that read
+ * it. The gradient is then K gathers of the incoming gradient (K = most taps reading one pixel, small), cheap and
+ * exact on every backend.
+ */
+function bilinearSample(region: tf.Tensor3D, indices: Int32Array, weights: Float32Array, regionPixels: number): tf.Tensor2D {
+  const crops = indices.length / 4;
+  const counts = new Int32Array(regionPixels);
+  for (let i = 0; i < indices.length; i++) if (weights[i] !== 0) counts[indices[i]]++;
+  let depth = 0;
+  for (let r = 0; r < regionPixels; r++) depth = Math.max(depth, counts[r]);
+  depth = Math.max(depth, 1);
+  // Slot k of pixel r: which crop pixel reads it and with what weight; unused slots read row `crops`, a zero row.
+  const readers = new Int32Array(depth * regionPixels).fill(crops);
+  const readerWeights = new Float32Array(depth * regionPixels);
+  counts.fill(0);
+  for (let i = 0; i < indices.length; i++) {
+    if (weights[i] === 0) continue;
+    const r = indices[i];
+    const slot = counts[r]++;
+    readers[slot * regionPixels + r] = i >> 2;
+    readerWeights[slot * regionPixels + r] = weights[i];
+  }
+
+  const sample = tf.customGrad((flat: tf.Tensor) => {
+    const value = tf.tidy(() => {
+      const gathered = tf.gather(flat, tf.tensor1d(indices, 'int32')); // [crops * 4, 3]
+      return tf.sum(tf.mul(tf.reshape(gathered, [crops, 4, 3]), tf.tensor3d(weights, [crops, 4, 1])), 1); // [crops, 3]
+    });
+    const gradFunc = (dy: tf.Tensor) =>
+      tf.tidy(() => {
+        const padded = tf.concat([dy, tf.zeros([1, 3])], 0); // [crops + 1, 3]
+        const spread = tf.gather(padded, tf.tensor1d(readers, 'int32')); // [depth * regionPixels, 3]
+        const weighted = tf.mul(tf.reshape(spread, [depth, regionPixels, 3]), tf.tensor3d(readerWeights, [depth, regionPixels, 1]));
+        return tf.sum(weighted, 0); // [regionPixels, 3]
+      });
+    return { value, gradFunc };
+  });
+  return sample(tf.reshape(region, [regionPixels, 3])) as tf.Tensor2D;
 }
 
 /** Warps several faces of one photo onto `size` crops: [N, size, size, 3]. Synchronous: call inside tf.tidy. */
