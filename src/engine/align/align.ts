@@ -185,7 +185,8 @@ function bilinearSample(region: tf.Tensor3D, indices: Int32Array, weights: Float
     readerWeights[slot * regionPixels + r] = weights[i];
   }
 
-  const sample = tf.customGrad((flat: tf.Tensor) => {
+  const sample = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const flat = args[0] as tf.Tensor;
     const value = tf.tidy(() => {
       const gathered = tf.gather(flat, tf.tensor1d(indices, 'int32')); // [crops * 4, 3]
       return tf.sum(tf.mul(tf.reshape(gathered, [crops, 4, 3]), tf.tensor3d(weights, [crops, 4, 1])), 1); // [crops, 3]

@@ -29,7 +29,7 @@ interface GraphModelJson {
   generatedBy?: string;
   convertedBy?: string | null;
   signature?: unknown;
-  userDefinedMetadata?: Record<string, unknown>;
+  userDefinedMetadata?: { [key: string]: object };
 }
 
 /** A converted TF graph with its fused ops split (see graph-unfuse.ts), ready for input gradients. */

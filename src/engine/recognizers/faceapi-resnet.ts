@@ -13,17 +13,24 @@ const meanRgb = [122.782, 117.001, 104.298];
 
 type Weights = tf.NamedTensorMap;
 
-function convLayer(x: tf.Tensor4D, w: Weights, prefix: string, stride: 1 | 2, relu: boolean, padding: 'same' | 'valid') {
+function convLayer(
+  x: tf.Tensor4D,
+  w: Weights,
+  prefix: string,
+  stride: 1 | 2,
+  relu: boolean,
+  padding: 'same' | 'valid',
+): tf.Tensor4D {
   let out = tf.conv2d(x, w[`${prefix}/conv/filters`] as tf.Tensor4D, stride, padding);
   out = tf.add(out, w[`${prefix}/conv/bias`]);
   out = tf.add(tf.mul(out, w[`${prefix}/scale/weights`]), w[`${prefix}/scale/biases`]);
-  return relu ? tf.relu(out) : out;
+  return (relu ? tf.relu(out) : out) as tf.Tensor4D;
 }
 
 function residual(x: tf.Tensor4D, w: Weights, prefix: string): tf.Tensor4D {
   let out = convLayer(x, w, `${prefix}/conv1`, 1, true, 'same');
   out = convLayer(out, w, `${prefix}/conv2`, 1, false, 'same');
-  return tf.relu(tf.add(out, x));
+  return tf.relu(tf.add(out, x)) as tf.Tensor4D;
 }
 
 function residualDown(x: tf.Tensor4D, w: Weights, prefix: string): tf.Tensor4D {
@@ -37,7 +44,7 @@ function residualDown(x: tf.Tensor4D, w: Weights, prefix: string): tf.Tensor4D {
   if (pooled.shape[3] !== out.shape[3]) {
     pooled = tf.pad(pooled, [[0, 0], [0, 0], [0, 0], [0, out.shape[3] - pooled.shape[3]]]);
   }
-  return tf.relu(tf.add(pooled, out));
+  return tf.relu(tf.add(pooled, out)) as tf.Tensor4D;
 }
 
 export function faceApiResnetForward(faces: tf.Tensor4D, w: Weights): tf.Tensor2D {
