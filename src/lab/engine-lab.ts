@@ -9,6 +9,44 @@
 import * as tf from '@tensorflow/tfjs';
 import { backendPreference, type BackendName } from '../engine/backends/backends.ts';
 import { startBackend } from '../shared/tf-backend.ts';
+import { createFaceDetector } from '../engine/detect/detector.ts';
+import {
+  checkInputGradient,
+  cosineSimilarity,
+  cropAroundFace,
+  timeRecognizer,
+  type RecognizerTiming,
+} from '../engine/diagnostics/gradient-check.ts';
+import type { Point, RecognizerId } from '../engine/faces/types.ts';
+import { decodeImageBrowser } from '../engine/image/decode-browser.ts';
+import { ImageError, type RgbImage } from '../engine/image/types.ts';
+import { readModelFileBrowser } from '../engine/models/read-browser.ts';
+import { loadRecognizer } from '../engine/recognizers/zoo.ts';
+
+function bytesFromBase64(base64: string): Uint8Array {
+  const binary = atob(base64);
+  const bytes = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+  return bytes;
+}
+
+/** The face the gradient checks run on, found once on wasm so slow backends only run the part under test. */
+let preparedFace: { photo: RgbImage; landmarks: Point[] } | undefined;
+/** Full input gradients by `${backend} ${recognizer}`, compared in the page (too large to send back). */
+const gradients = new Map<string, Float32Array>();
+
+async function withRecognizer<T>(backend: string, id: RecognizerId, run: (r: Awaited<ReturnType<typeof loadRecognizer>>) => Promise<T>) {
+  await engineLab.setBackend(backend);
+  const recognizer = await loadRecognizer(id, readModelFileBrowser);
+  const before = tf.memory().numTensors;
+  try {
+    const result = await run(recognizer);
+    if (tf.memory().numTensors !== before) throw new Error(`${id} on ${backend} leaked ${tf.memory().numTensors - before} tensors`);
+    return result;
+  } finally {
+    recognizer.dispose();
+  }
+}
 
 const engineLab = {
   /** The backends this build can run, in the engine's order of preference. */
@@ -28,6 +66,76 @@ const engineLab = {
     sum.dispose();
     if (value !== 14) throw new Error(`backend ${tf.getBackend()} computed 1² + 2² + 3² = ${value}`);
     return tf.getBackend();
+  },
+
+  /** Decodes image bytes with the browser decoder; errors come back as values so tests can assert on the code. */
+  async decode(base64: string) {
+    try {
+      const image = await decodeImageBrowser(bytesFromBase64(base64));
+      let sum = 0;
+      for (let i = 0; i < image.data.length; i += 97) sum += image.data[i];
+      const pixel = (x: number, y: number) => Array.from(image.data.subarray((y * image.width + x) * 3, (y * image.width + x) * 3 + 3));
+      return {
+        ok: true as const,
+        width: image.width,
+        height: image.height,
+        format: image.format,
+        orientation: image.orientation,
+        firstFrameOnly: image.firstFrameOnly,
+        hasAlpha: image.alpha !== undefined,
+        topLeft: pixel(0, 0),
+        sampleSum: sum,
+      };
+    } catch (error) {
+      if (error instanceof ImageError) return { ok: false as const, code: error.code, message: error.message };
+      throw error;
+    }
+  },
+
+  /** Decodes a photo and finds its largest face on wasm; later checks use the region around it. */
+  async prepareFace(base64: string): Promise<{ width: number; height: number; faces: number }> {
+    await engineLab.setBackend('wasm');
+    const image = await decodeImageBrowser(bytesFromBase64(base64));
+    const detector = await createFaceDetector(readModelFileBrowser);
+    try {
+      const faces = await detector.detect(image);
+      if (faces.length === 0) throw new Error('no face in the photo given to prepareFace');
+      preparedFace = cropAroundFace(image, faces[0]);
+      return { width: preparedFace.photo.width, height: preparedFace.photo.height, faces: faces.length };
+    } finally {
+      detector.dispose();
+    }
+  },
+
+  /** Analytic input gradient vs finite differences for one recognizer on one backend (prepareFace first). */
+  async gradientCheck(backend: string, id: RecognizerId, steps?: number[]) {
+    const face = preparedFace;
+    if (!face) throw new Error('call prepareFace first');
+    return withRecognizer(backend, id, async (recognizer) => {
+      const check = await checkInputGradient(recognizer, face.photo, face.landmarks, { steps });
+      gradients.set(`${backend} ${id}`, check.gradient);
+      return {
+        backend: tf.getBackend(),
+        analytic: check.analytic,
+        numeric: check.numeric,
+        relativeError: check.relativeError,
+        gradientMs: check.gradientMs,
+        nonZero: check.gradient.some((value) => value !== 0),
+      };
+    });
+  },
+
+  /** Cosine similarity of the full input gradients two backends computed for one recognizer. */
+  compareGradients(id: RecognizerId, backendA: string, backendB: string): number {
+    const a = gradients.get(`${backendA} ${id}`);
+    const b = gradients.get(`${backendB} ${id}`);
+    if (!a || !b) throw new Error(`no gradient for ${id} on ${a ? backendB : backendA}`);
+    return cosineSimilarity(a, b);
+  },
+
+  /** Median forward and input-gradient time of one recognizer on one backend (batch of one aligned face). */
+  async timeRecognizer(backend: string, id: RecognizerId, repeats = 3): Promise<RecognizerTiming> {
+    return withRecognizer(backend, id, (recognizer) => timeRecognizer(recognizer, repeats));
   },
 };
 
