@@ -8,7 +8,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { backendPreference, type BackendName } from '../engine/backends/backends.ts';
-import { startBackend } from '../shared/tf-backend.ts';
+import { startBackend, startBestBackend } from '../shared/tf-backend.ts';
+import { createFaceAnalyzer } from '../engine/pipeline.ts';
 import { createFaceDetector } from '../engine/detect/detector.ts';
 import {
   checkInputGradient,
@@ -89,6 +90,40 @@ const engineLab = {
     } catch (error) {
       if (error instanceof ImageError) return { ok: false as const, code: error.code, message: error.message };
       throw error;
+    }
+  },
+
+  /**
+   * The whole face pipeline on the backend the product would pick here: decode, detect, align, embed with every
+   * recognizer. Returns what was found and how long each part took (the demo prints it).
+   */
+  async analyze(base64: string) {
+    const backend = await startBestBackend();
+    let started = performance.now();
+    const image = await decodeImageBrowser(bytesFromBase64(base64));
+    const decodeMs = performance.now() - started;
+    started = performance.now();
+    const analyzer = await createFaceAnalyzer(readModelFileBrowser);
+    const loadMs = performance.now() - started;
+    try {
+      started = performance.now();
+      const faces = await analyzer.analyze(image);
+      const analyzeMs = performance.now() - started;
+      return {
+        backend,
+        width: image.width,
+        height: image.height,
+        decodeMs,
+        loadMs,
+        analyzeMs,
+        faces: faces.map((face) => ({
+          box: face.box,
+          score: face.score,
+          embeddings: Object.fromEntries(Object.entries(face.embeddings).map(([id, e]) => [id, Array.from(e!)])),
+        })),
+      };
+    } finally {
+      analyzer.dispose();
     }
   },
 
