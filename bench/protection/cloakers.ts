@@ -1,0 +1,133 @@
+/**
+ * Pluggable cloakers for the protection benchmark. A cloaker sees only the original file bytes and returns the
+ * cloaked FILE bytes, as they would be posted; the measuring side gets nothing else from it.
+ *
+ * To plug in another cloaker (the real cloak engine), add a factory to `cloakerFactories`.
+ */
+import type { Box } from '../../src/engine/faces/types.ts';
+import { createFaceDetector } from '../../src/engine/detect/detector.ts';
+import { decodeImageNode } from '../../src/engine/image/decode-node.ts';
+import { encodeImageNode } from '../../src/engine/image/encode-node.ts';
+import type { RgbImage } from '../../src/engine/image/types.ts';
+import type { ModelFileReader } from '../../src/engine/models/manifest.ts';
+import { mulberry32 } from '../lib/prng.ts';
+
+export interface CloakInfo {
+  /** Seed for anything random in the cloak; the benchmark derives it from the photo, so a photo is cloaked once. */
+  seed: number;
+}
+
+export interface Cloaker {
+  id: string;
+  describe: string;
+  cloak(file: Uint8Array, info: CloakInfo): Promise<Uint8Array>;
+  dispose?(): void;
+}
+
+/** The clean baseline: the original bytes, untouched. */
+export const noneCloaker: Cloaker = {
+  id: 'none',
+  describe: 'no cloak: the original file bytes unchanged (clean baseline)',
+  cloak: async (file) => file,
+};
+
+export interface NoiseCloakerOptions {
+  /** L-inf bound in 8-bit levels (default 8, i.e. 8/255 of the range). */
+  epsilon?: number;
+  /** Where the noise goes: the detected face boxes (default) or the whole photo. */
+  region?: 'faces' | 'whole';
+  /** Finds the faces to cover; required for region 'faces'. */
+  findFaces?: (image: RgbImage) => Promise<Box[]>;
+  /** Each face box grows by this fraction of its width / height on every side (default 0.2). */
+  boxMargin?: number;
+  /** JPEG quality of the output (default 92; 4:4:4 chroma). */
+  quality?: number;
+}
+
+/** Per-pixel mask (1 = noised) of the union of the boxes grown by `margin`, clamped to the image. */
+export function boxMask(width: number, height: number, boxes: readonly Box[], margin: number): Uint8Array {
+  const mask = new Uint8Array(width * height);
+  for (const b of boxes) {
+    const x0 = Math.max(0, Math.floor(b.x - b.width * margin));
+    const y0 = Math.max(0, Math.floor(b.y - b.height * margin));
+    const x1 = Math.min(width, Math.ceil(b.x + b.width * (1 + margin)));
+    const y1 = Math.min(height, Math.ceil(b.y + b.height * (1 + margin)));
+    for (let y = y0; y < y1; y++) mask.fill(1, y * width + x0, y * width + Math.max(x0, x1));
+  }
+  return mask;
+}
+
+/**
+ * Adds uniform noise in [-epsilon, +epsilon] to every channel of every masked pixel, rounds and clamps to 0..255
+ * (so |change| <= epsilon before encoding). Returns a new image.
+ */
+export function addUniformNoise(image: RgbImage, mask: Uint8Array | null, epsilon: number, seed: number): RgbImage {
+  const random = mulberry32(seed);
+  const data = new Uint8Array(image.data);
+  const pixels = image.width * image.height;
+  for (let p = 0; p < pixels; p++) {
+    if (mask && mask[p] === 0) continue;
+    for (let c = 0; c < 3; c++) {
+      const i = p * 3 + c;
+      const v = Math.round(data[i] + (random() * 2 - 1) * epsilon);
+      data[i] = v < 0 ? 0 : v > 255 ? 255 : v;
+    }
+  }
+  return { width: image.width, height: image.height, data };
+}
+
+/** A control: random noise of a cloak's size, which should protect little. */
+export function createNoiseCloaker(options: NoiseCloakerOptions = {}): Cloaker {
+  const epsilon = options.epsilon ?? 8;
+  const region = options.region ?? 'faces';
+  const margin = options.boxMargin ?? 0.2;
+  const quality = options.quality ?? 92;
+  if (region === 'faces' && !options.findFaces) throw new Error('noise cloaker on faces needs findFaces');
+  return {
+    id: 'noise',
+    describe:
+      `uniform noise in ±${epsilon}/255 (L-inf) on ${region === 'faces' ? `the detected face boxes grown by ${margin * 100}% per side (the whole photo when no face is found)` : 'the whole photo'}` +
+      `, seeded per photo, re-encoded as JPEG q${quality} 4:4:4`,
+    async cloak(file, info) {
+      const image = await decodeImageNode(file);
+      let mask: Uint8Array | null = null;
+      if (region === 'faces') {
+        const boxes = await options.findFaces!(image);
+        if (boxes.length > 0) mask = boxMask(image.width, image.height, boxes, margin);
+      }
+      const noisy = addUniformNoise(image, mask, epsilon, info.seed);
+      return encodeImageNode(noisy, 'jpeg', { quality });
+    },
+  };
+}
+
+export interface CloakerContext {
+  readModelFile: ModelFileReader;
+  /** L-inf bound for the noise control, in 8-bit levels. */
+  noiseEpsilon: number;
+}
+
+/** Every cloaker the benchmark can run, by id. */
+export const cloakerFactories: Record<string, (ctx: CloakerContext) => Promise<Cloaker>> = {
+  none: async () => noneCloaker,
+  async noise(ctx) {
+    // Its own detector instance: the cloaking side shares no state with the measuring side.
+    const detector = await createFaceDetector(ctx.readModelFile);
+    const cloaker = createNoiseCloaker({
+      epsilon: ctx.noiseEpsilon,
+      region: 'faces',
+      findFaces: async (image) => (await detector.detect(image)).map((f) => f.box),
+    });
+    return { ...cloaker, dispose: () => detector.dispose() };
+  },
+};
+
+export async function createCloakers(ids: readonly string[], ctx: CloakerContext): Promise<Cloaker[]> {
+  const unknown = ids.filter((id) => !(id in cloakerFactories));
+  if (unknown.length > 0) {
+    throw new Error(`unknown cloaker(s) ${unknown.join(', ')}; known: ${Object.keys(cloakerFactories).join(', ')}`);
+  }
+  const out: Cloaker[] = [];
+  for (const id of ids) out.push(await cloakerFactories[id](ctx));
+  return out;
+}
