@@ -4,7 +4,7 @@
  * gradient cost per backend: wasm and cpu in Node, and with --browser webgl, webgpu, wasm and cpu inside the built
  * extension in headless Chromium (SwiftShader here: reported, not tuned for).
  *
- *   npx tsx bench/zoo/run.ts [--browser] [--write-thresholds] [--limit-per-identity N] [--repeats 5]
+ *   npx tsx bench/zoo/run.ts [--browser] [--skip-timing] [--write-thresholds] [--limit-per-identity N] [--repeats 5]
  *
  * --write-thresholds stores the measured thresholds in models/manifest.json (thresholdAt1PctFar).
  * Prints a table, writes bench/results/zoo-<time>.json and ends with one JSON line starting {"bench":"zoo".
@@ -14,6 +14,7 @@ import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
 import { useBackend } from '../../src/engine/backends/backends.ts';
 import { createFaceDetector } from '../../src/engine/detect/detector.ts';
+import { createDetectorPair } from './detectors.ts';
 import { timeRecognizer } from '../../src/engine/diagnostics/gradient-check.ts';
 import type { RecognizerId } from '../../src/engine/faces/types.ts';
 import { decodeImageNode } from '../../src/engine/image/decode-node.ts';
@@ -30,6 +31,7 @@ import { type VerificationSummary, summariseVerification } from './verification.
 const { values: args } = parseArgs({
   options: {
     browser: { type: 'boolean', default: false },
+    'skip-timing': { type: 'boolean', default: false },
     'write-thresholds': { type: 'boolean', default: false },
     'limit-per-identity': { type: 'string' },
     repeats: { type: 'string', default: '5' },
@@ -49,8 +51,15 @@ const detectMs: number[] = [];
 const analyzeMs: number[] = [];
 let missed = 0;
 const detector = await createFaceDetector(readModelFileNode);
+const detectorPair = await createDetectorPair(readModelFileNode);
+const comparison = { ssd: { photosWithFace: 0, ms: [] as number[] }, tiny: { photosWithFace: 0, ms: [] as number[] } };
 for (const [i, photo] of photos.entries()) {
   const image = await decodeImageNode(await readPhoto(fixtures.dir, photo));
+  for (const kind of ['ssd', 'tiny'] as const) {
+    const run = await detectorPair[kind](image);
+    if (run.found > 0) comparison[kind].photosWithFace++;
+    comparison[kind].ms.push(run.ms);
+  }
   let started = performance.now();
   await detector.detect(image);
   detectMs.push(performance.now() - started);
@@ -66,13 +75,14 @@ for (const [i, photo] of photos.entries()) {
   if ((i + 1) % 20 === 0) log(`analysed ${i + 1}/${photos.length}`);
 }
 detector.dispose();
+detectorPair.dispose();
 analyzer.dispose();
 const accuracy = new Map<RecognizerId, VerificationSummary>(recognizerIds.map((id) => [id, summariseVerification(items.get(id)!)]));
 
 // 2. Cost per forward pass and input gradient, Node backends.
 type Timing = { forwardMs: number; gradientMs: number; firstForwardMs: number };
 const timings: Record<string, Partial<Record<RecognizerId, Timing>>> = {};
-for (const backend of ['wasm', 'cpu'] as const) {
+for (const backend of args['skip-timing'] ? [] : (['wasm', 'cpu'] as const)) {
   await useBackend([backend]);
   timings[`node ${backend}`] = {};
   for (const id of recognizerIds) {
@@ -119,6 +129,17 @@ const timingRows = recognizerIds.map((id) => [
 ]);
 console.log(`\nRecognizer zoo on ${fixtures.dir}: ${items.get(recognizerIds[0])!.length} photos with a face (${missed} without), ${new Set(photos.map((p) => p.identity)).size} identities, largest face per photo`);
 console.log(`Detection (SSD MobileNet v1 + 68 landmarks, wasm): median ${Math.round(median(detectMs))} ms per photo; full analysis (detect + 4 recognizers) median ${Math.round(median(analyzeMs))} ms\n`);
+console.log(
+  formatTable(
+    ['detector (one pass, no padding retry)', 'photos with a face', 'median ms'],
+    (['ssd', 'tiny'] as const).map((kind) => [
+      kind === 'ssd' ? 'SSD MobileNet v1 (used)' : 'Tiny Face Detector 416',
+      `${comparison[kind].photosWithFace}/${photos.length}`,
+      String(Math.round(median(comparison[kind].ms))),
+    ]),
+  ),
+);
+console.log('');
 console.log(formatTable(['recognizer', 'family', 'input', 'dim', 'AUC', 'TAR@1%FAR', 'rank-1', 'thr@1%FAR'], accuracyRows));
 console.log(`\nms per forward / per input gradient, batch 1 (median of ${repeats}; cpu and GPU backends fewer)\n`);
 console.log(formatTable(['recognizer', ...timingColumns], timingRows));
@@ -129,6 +150,9 @@ const result = {
   fixtures: { dir: fixtures.dir, manifestSha256: fixtures.manifestSha256, photos: photos.length, missed },
   tfjs: tf.version.tfjs,
   detection: { medianDetectMs: median(detectMs), medianAnalyzeMs: median(analyzeMs) },
+  detectorComparison: Object.fromEntries(
+    Object.entries(comparison).map(([kind, c]) => [kind, { photosWithFace: c.photosWithFace, photos: photos.length, medianMs: median(c.ms) }]),
+  ),
   accuracy: Object.fromEntries(accuracy),
   timings,
 };
