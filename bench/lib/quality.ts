@@ -7,6 +7,7 @@
  * Luma is BT.601: Y = 0.299 R + 0.587 G + 0.114 B.
  */
 import type { Box } from '../../src/engine/faces/types.ts';
+import { cropRgb } from '../../src/engine/image/pixels.ts';
 import type { RgbImage } from '../../src/engine/image/types.ts';
 
 export interface GrayImage {
@@ -32,16 +33,11 @@ export function clampBox(box: Box, width: number, height: number): { x: number; 
   return { x: x0, y: y0, width: x1 - x0, height: y1 - y0 };
 }
 
-/** Copy of the pixels of `box` (clamped to the image). Throws when the box misses the image. */
-export function cropRgb(image: RgbImage, box: Box): RgbImage {
+/** Copy of the pixels of `box` clamped to the image (the engine's cropRgb fills outside; quality must not). */
+export function cropInside(image: RgbImage, box: Box): RgbImage {
   const r = clampBox(box, image.width, image.height);
   if (!r) throw new RangeError('box lies outside the image');
-  const out = new Uint8Array(r.width * r.height * 3);
-  for (let y = 0; y < r.height; y++) {
-    const src = ((r.y + y) * image.width + r.x) * 3;
-    out.set(image.data.subarray(src, src + r.width * 3), y * r.width * 3);
-  }
-  return { width: r.width, height: r.height, data: out };
+  return cropRgb(image, r);
 }
 
 function sameSize(a: { width: number; height: number }, b: { width: number; height: number }): void {

@@ -14,7 +14,7 @@ import { readModelFileNode } from '../../src/engine/models/read-node.ts';
 import { createFaceAnalyzer } from '../../src/engine/pipeline.ts';
 import { type FixturePhoto, readPhoto } from '../lib/fixtures.ts';
 import { deriveSeed } from '../lib/prng.ts';
-import { cropRgb, psnr, ssim } from '../lib/quality.ts';
+import { cropInside, psnr, ssim } from '../lib/quality.ts';
 import { createCloakers } from './cloakers.ts';
 import { selectDefenses } from './defenses.ts';
 import type { Embeddings, Observation, PhotoResult, QualityRecord } from './evaluate.ts';
@@ -83,8 +83,8 @@ function qualityOf(original: RgbImage, cloaked: RgbImage, face: Box, originalByt
   if (original.width !== cloaked.width || original.height !== cloaked.height) {
     return { ssimWhole: NaN, psnrWhole: NaN, ssimFace: NaN, psnrFace: NaN, bytesRatio: cloakedBytes / originalBytes };
   }
-  const a = cropRgb(original, face);
-  const b = cropRgb(cloaked, face);
+  const a = cropInside(original, face);
+  const b = cropInside(cloaked, face);
   return {
     ssimWhole: ssim(original, cloaked),
     psnrWhole: psnr(original, cloaked),

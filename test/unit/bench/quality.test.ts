@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { cropRgb, luma, psnr, ssim, ssimGray } from '../../../bench/lib/quality.ts';
+import { cropInside, luma, psnr, ssim, ssimGray } from '../../../bench/lib/quality.ts';
 import { mulberry32 } from '../../../bench/lib/prng.ts';
 
 function texture(width: number, height: number) {
@@ -70,11 +70,11 @@ test('luma, crop and small images', () => {
   const px = { width: 1, height: 1, data: new Uint8Array([255, 0, 0]) };
   assert.ok(Math.abs(luma(px).data[0] - 0.299 * 255) < 1e-3);
   const a = texture(20, 10);
-  const c = cropRgb(a, { x: 2.5, y: 1, width: 5, height: 4 });
+  const c = cropInside(a, { x: 2.5, y: 1, width: 5, height: 4 });
   assert.equal(c.width, 6); // floor(2.5) .. ceil(7.5)
   assert.equal(c.height, 4);
   assert.deepEqual(Array.from(c.data.subarray(0, 3)), Array.from(a.data.subarray((1 * 20 + 2) * 3, (1 * 20 + 2) * 3 + 3)));
-  assert.throws(() => cropRgb(a, { x: 50, y: 50, width: 5, height: 5 }), RangeError);
+  assert.throws(() => cropInside(a, { x: 50, y: 50, width: 5, height: 5 }), RangeError);
   // A window larger than the image shrinks to fit; under 3 px it is undefined.
   const small = texture(8, 8);
   assert.equal(ssimGray(luma(small), luma(small)), 1);
