@@ -4,19 +4,9 @@
  */
 import type { Box } from '../../src/engine/faces/types.ts';
 
-/** Cosine similarity; embeddings need not be normalised. NaN when either vector is zero. */
-export function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  if (a.length !== b.length) throw new RangeError(`embedding sizes differ: ${a.length} vs ${b.length}`);
-  let dot = 0;
-  let na = 0;
-  let nb = 0;
-  for (let i = 0; i < a.length; i++) {
-    dot += a[i] * b[i];
-    na += a[i] * a[i];
-    nb += b[i] * b[i];
-  }
-  return dot / Math.sqrt(na * nb);
-}
+import { cosineSimilarity as cosine } from '../../src/engine/faces/similarity.ts';
+
+export { cosine };
 
 /** Intersection over union of two boxes; 0 when they do not overlap. */
 export function iou(a: Box, b: Box): number {

@@ -75,17 +75,7 @@ export async function checkInputGradient(
   }
 }
 
-export function cosineSimilarity(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let dot = 0;
-  let aa = 0;
-  let bb = 0;
-  for (let i = 0; i < a.length; i++) {
-    dot += a[i] * b[i];
-    aa += a[i] * a[i];
-    bb += b[i] * b[i];
-  }
-  return dot / Math.sqrt(aa * bb);
-}
+export { cosineSimilarity } from '../faces/similarity.ts';
 
 export interface RecognizerTiming {
   /** Median ms of one forward pass on a batch of one aligned face (data read back). */
