@@ -4,7 +4,9 @@
  *
  * To plug in another cloaker (the real cloak engine), add a factory to `cloakerFactories`.
  */
-import type { Box } from '../../src/engine/faces/types.ts';
+import { strengthSettings, type TransformSampler } from '../../src/engine/cloak/cloak.ts';
+import { createCloakEngine } from '../../src/engine/cloak/engine.ts';
+import type { Box, RecognizerId } from '../../src/engine/faces/types.ts';
 import { createFaceDetector } from '../../src/engine/detect/detector.ts';
 import { decodeImageNode } from '../../src/engine/image/decode-node.ts';
 import { encodeImageNode } from '../../src/engine/image/encode-node.ts';
@@ -105,6 +107,8 @@ export interface CloakerContext {
   readModelFile: ModelFileReader;
   /** L-inf bound for the noise control, in 8-bit levels. */
   noiseEpsilon: number;
+  /** The cloak engine's per-step transformation (expectation over transformations); none when absent. */
+  sampleTransform?: TransformSampler;
 }
 
 /** Every cloaker the benchmark can run, by id. */
@@ -121,6 +125,37 @@ export const cloakerFactories: Record<string, (ctx: CloakerContext) => Promise<C
     return { ...cloaker, dispose: () => detector.dispose() };
   },
 };
+
+/**
+ * The cloak engine as cloakers, one per strength and ensemble. The zoo has one FaceNet-style (faceapi-resnet) and one
+ * ArcFace-style (human-mobileface) recognizer besides the two FaceRes siblings, so each is held out in turn: every
+ * protection number is read on the recognizer that cloak never saw.
+ */
+export const cloakEnsembles: Record<string, { ensemble: RecognizerId[]; heldOut: RecognizerId[] }> = {
+  xfacenet: { ensemble: ['human-faceres', 'human-faceres-deep', 'human-mobileface'], heldOut: ['faceapi-resnet'] },
+  xarcface: { ensemble: ['human-faceres', 'human-faceres-deep', 'faceapi-resnet'], heldOut: ['human-mobileface'] },
+};
+
+for (const strength of ['low', 'mid', 'high'] as const) {
+  for (const [name, { ensemble, heldOut }] of Object.entries(cloakEnsembles)) {
+    cloakerFactories[`cloak-${strength}-${name}`] = async (ctx) => {
+      const engine = await createCloakEngine(ctx.readModelFile, { ensemble, sampleTransform: ctx.sampleTransform });
+      const { epsilon, steps } = strengthSettings[strength];
+      return {
+        id: `cloak-${strength}-${name}`,
+        describe:
+          `the cloak engine at ${strength} (L-inf ${epsilon}/255, ${steps} steps) against ${ensemble.join(' + ')}; ` +
+          `held out, the only honest judges: ${heldOut.join(', ')}; re-encoded as JPEG q92 4:4:4 (PNG stays PNG)`,
+        async cloak(file, info) {
+          const image = await decodeImageNode(file);
+          const outcome = await engine.cloak(image, { strength, seed: info.seed });
+          return encodeImageNode(outcome.image, image.format === 'png' ? 'png' : 'jpeg', { quality: 92 });
+        },
+        dispose: () => engine.dispose(),
+      };
+    };
+  }
+}
 
 export async function createCloakers(ids: readonly string[], ctx: CloakerContext): Promise<Cloaker[]> {
   const unknown = ids.filter((id) => !(id in cloakerFactories));

@@ -6,7 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { loadFaceApiWeights } from '../models/load.ts';
-import { type ModelFileReader, recognizerEntry } from '../models/manifest.ts';
+import { type ModelEntry, type ModelFileReader, recognizerEntry } from '../models/manifest.ts';
 import type { Recognizer } from './recognizer.ts';
 
 const meanRgb = [122.782, 117.001, 104.298];
@@ -64,15 +64,16 @@ export function faceApiResnetForward(faces: tf.Tensor4D, w: Weights): tf.Tensor2
   return tf.matMul(pooled, w.fc as tf.Tensor2D); // [N, 128]
 }
 
-export async function loadFaceApiResnet(read: ModelFileReader): Promise<Recognizer> {
-  const entry = recognizerEntry('faceapi-resnet');
+/** `entry` overrides the manifest's description (bench/zoo/conventions.ts tries other crops and channel orders). */
+export async function loadFaceApiResnet(read: ModelFileReader, entry: ModelEntry = recognizerEntry('faceapi-resnet')): Promise<Recognizer> {
   const weights = await loadFaceApiWeights(entry, read);
+  const bgr = entry.input.channels === 'BGR';
   return {
     id: 'faceapi-resnet',
     entry,
     inputSize: entry.input.size,
     cropScale: entry.alignment?.cropScale ?? 1,
-    embed: (faces) => tf.tidy(() => l2Normalize(faceApiResnetForward(faces, weights))),
+    embed: (faces) => tf.tidy(() => l2Normalize(faceApiResnetForward(bgr ? (tf.reverse(faces, -1) as tf.Tensor4D) : faces, weights))),
     dispose: () => tf.dispose(Object.values(weights)),
   };
 }

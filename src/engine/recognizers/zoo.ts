@@ -1,6 +1,6 @@
 /** The recognizer zoo: every working recognizer the npm packages ship, loaded by id. */
 import type { RecognizerId } from '../faces/types.ts';
-import type { ModelFileReader } from '../models/manifest.ts';
+import type { ModelEntry, ModelFileReader } from '../models/manifest.ts';
 import { loadFaceApiResnet } from './faceapi-resnet.ts';
 import { loadHumanGraphRecognizer } from './human-graph.ts';
 import type { Recognizer } from './recognizer.ts';
@@ -12,8 +12,9 @@ export const recognizerIds: readonly RecognizerId[] = [
   'human-mobileface',
 ];
 
-export function loadRecognizer(id: RecognizerId, read: ModelFileReader): Promise<Recognizer> {
-  return id === 'faceapi-resnet' ? loadFaceApiResnet(read) : loadHumanGraphRecognizer(id, read);
+/** `entry` overrides the manifest's description of the model (to try other input conventions). */
+export function loadRecognizer(id: RecognizerId, read: ModelFileReader, entry?: ModelEntry): Promise<Recognizer> {
+  return id === 'faceapi-resnet' ? loadFaceApiResnet(read, entry) : loadHumanGraphRecognizer(id, read, entry);
 }
 
 export async function loadRecognizers(ids: readonly RecognizerId[], read: ModelFileReader): Promise<Recognizer[]> {

@@ -1,0 +1,96 @@
+/**
+ * The engine's public entry: `createCloakEngine(read, options)` loads the detector and the ensemble once, then
+ * `cloak(image, options)` returns the same photo with every face cloaked. Used by the offscreen document, the
+ * benchmark and (later) the CLI; it has no extension API in it.
+ */
+import { type DetectOptions, type FaceDetector, createFaceDetector } from '../detect/detector.ts';
+import type { Box, RecognizerId } from '../faces/types.ts';
+import type { RgbImage } from '../image/types.ts';
+import type { ModelFileReader } from '../models/manifest.ts';
+import type { Recognizer } from '../recognizers/recognizer.ts';
+import { loadRecognizers } from '../recognizers/zoo.ts';
+import { type FaceCloakResult, type Strength, type TransformSampler, cloakFace, strengthSettings } from './cloak.ts';
+
+export interface CloakEngineOptions {
+  /** Recognizers the cloak optimises against; the others stay held out as honest judges. */
+  ensemble: readonly RecognizerId[];
+  /** Random transformation per step (expectation over transformations). */
+  sampleTransform?: TransformSampler;
+  detect?: DetectOptions;
+}
+
+export interface CloakOptions {
+  strength?: Strength;
+  seed?: number;
+  signal?: AbortSignal;
+  onProgress?: (progress: { face: number; faces: number; step: number; steps: number }) => void;
+}
+
+/** Faces narrower than this (pixels) are left alone and reported: too small to recognise or to cloak reliably. */
+export const minFaceWidth = 24;
+
+export interface CloakedFace extends FaceCloakResult {
+  box: Box;
+}
+
+export interface CloakOutcome {
+  /** The cloaked photo: same size; only face regions differ from the input. */
+  image: RgbImage;
+  faces: CloakedFace[];
+  /** Faces found but left uncloaked because they were smaller than `minFaceWidth`. */
+  skippedSmallFaces: Box[];
+  timings: { detectMs: number; cloakMs: number[]; totalMs: number };
+}
+
+export interface CloakEngine {
+  readonly ensemble: readonly RecognizerId[];
+  cloak(image: RgbImage, options?: CloakOptions): Promise<CloakOutcome>;
+  dispose(): void;
+}
+
+export async function createCloakEngine(read: ModelFileReader, options: CloakEngineOptions): Promise<CloakEngine> {
+  const detector: FaceDetector = await createFaceDetector(read);
+  let ensemble: Recognizer[];
+  try {
+    ensemble = await loadRecognizers(options.ensemble, read);
+  } catch (error) {
+    detector.dispose();
+    throw error;
+  }
+  return {
+    ensemble: options.ensemble,
+    async cloak(image, cloakOptions = {}) {
+      const started = performance.now();
+      const settings = strengthSettings[cloakOptions.strength ?? 'mid'];
+      const found = await detector.detect(image, options.detect);
+      const detectMs = performance.now() - started;
+      const faces = found.filter((face) => face.box.width >= minFaceWidth);
+      const output: RgbImage = { width: image.width, height: image.height, data: image.data.slice() };
+      const cloaked: CloakedFace[] = [];
+      const cloakMs: number[] = [];
+      for (const [index, face] of faces.entries()) {
+        const faceStarted = performance.now();
+        const result = await cloakFace(output, face, ensemble, {
+          ...settings,
+          // One seed per face, so adding a face elsewhere in the photo does not change this face's cloak.
+          seed: (cloakOptions.seed ?? 0) * 1000 + index,
+          sampleTransform: options.sampleTransform,
+          signal: cloakOptions.signal,
+          onStep: (step) => cloakOptions.onProgress?.({ face: index, faces: faces.length, step: step + 1, steps: settings.steps }),
+        });
+        cloakMs.push(performance.now() - faceStarted);
+        cloaked.push({ ...result, box: face.box });
+      }
+      return {
+        image: output,
+        faces: cloaked,
+        skippedSmallFaces: found.filter((face) => face.box.width < minFaceWidth).map((face) => face.box),
+        timings: { detectMs, cloakMs, totalMs: performance.now() - started },
+      };
+    },
+    dispose() {
+      detector.dispose();
+      for (const recognizer of ensemble) recognizer.dispose();
+    },
+  };
+}
