@@ -15,17 +15,8 @@ export function deriveSeed(...parts: (string | number)[]): number {
   return hashString(parts.map(String).join('\u0000'));
 }
 
-/** mulberry32: uniform floats in [0, 1), fully determined by the 32-bit seed. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** mulberry32: uniform floats in [0, 1), fully determined by the 32-bit seed (the engine's own generator). */
+export { createRandom as mulberry32 } from '../../src/engine/cloak/random.ts';
 
 /** Fisher-Yates shuffle into a new array. */
 export function shuffled<T>(items: readonly T[], random: () => number): T[] {
