@@ -107,8 +107,8 @@ export interface CloakerContext {
   readModelFile: ModelFileReader;
   /** L-inf bound for the noise control, in 8-bit levels. */
   noiseEpsilon: number;
-  /** The cloak engine's per-step transformation (expectation over transformations); none when absent. */
-  sampleTransform?: TransformSampler;
+  /** The cloak engine's per-step transformation; the engine's default sampler when absent, null for none. */
+  sampleTransform?: TransformSampler | null;
 }
 
 /** Every cloaker the benchmark can run, by id. */

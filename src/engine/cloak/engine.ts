@@ -9,13 +9,17 @@ import type { RgbImage } from '../image/types.ts';
 import type { ModelFileReader } from '../models/manifest.ts';
 import type { Recognizer } from '../recognizers/recognizer.ts';
 import { loadRecognizers } from '../recognizers/zoo.ts';
+import { sampleTransform as defaultSampleTransform } from './transforms.ts';
 import { type FaceCloakResult, type Strength, type TransformSampler, cloakFace, strengthSettings } from './cloak.ts';
 
 export interface CloakEngineOptions {
   /** Recognizers the cloak optimises against; the others stay held out as honest judges. */
   ensemble: readonly RecognizerId[];
-  /** Random transformation per step (expectation over transformations). */
-  sampleTransform?: TransformSampler;
+  /**
+   * Random transformation per step (expectation over transformations). Default: transforms.ts's sampler (blur, box,
+   * median, JPEG, resize, shift, identity, equally likely); `null` turns EOT off (for ablations).
+   */
+  sampleTransform?: TransformSampler | null;
   detect?: DetectOptions;
 }
 
@@ -74,7 +78,7 @@ export async function createCloakEngine(read: ModelFileReader, options: CloakEng
           ...settings,
           // One seed per face, so adding a face elsewhere in the photo does not change this face's cloak.
           seed: (cloakOptions.seed ?? 0) * 1000 + index,
-          sampleTransform: options.sampleTransform,
+          sampleTransform: options.sampleTransform === null ? undefined : (options.sampleTransform ?? defaultSampleTransform),
           signal: cloakOptions.signal,
           onStep: (step) => cloakOptions.onProgress?.({ face: index, faces: faces.length, step: step + 1, steps: settings.steps }),
         });
