@@ -1,0 +1,48 @@
+// createCloakEngine end to end on a group photo: every face cloaked, size kept, progress reported, no leak.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import * as tf from '@tensorflow/tfjs';
+import sharp from 'sharp';
+import { useBackend } from '../../../src/engine/backends/backends.ts';
+import { type CloakEngine, createCloakEngine } from '../../../src/engine/cloak/engine.ts';
+import { decodeImageNode } from '../../../src/engine/image/decode-node.ts';
+import { readModelFileNode } from '../../../src/engine/models/read-node.ts';
+import { demoPhoto } from '../../support/photos.ts';
+
+let engine: CloakEngine;
+
+before(async () => {
+  await useBackend(['wasm']);
+  // The fast recognizer only: this checks the plumbing; bench/protection measures real ensembles.
+  engine = await createCloakEngine(readModelFileNode, { ensemble: ['human-mobileface'] });
+});
+after(() => engine.dispose());
+
+test('cloaks every face of a group photo, keeps the size, reports progress, leaks nothing', async () => {
+  const { image } = await demoPhoto('sample1.jpg');
+  const before = tf.memory().numTensors;
+  const progress: string[] = [];
+  const outcome = await engine.cloak(image, {
+    strength: 'low',
+    seed: 1,
+    onProgress: ({ face, faces, step, steps }) => progress.push(`${face}/${faces}:${step}/${steps}`),
+  });
+  assert.equal(tf.memory().numTensors, before);
+  assert.ok(outcome.faces.length >= 3, `${outcome.faces.length} faces`);
+  assert.equal(outcome.image.width, image.width);
+  assert.equal(outcome.image.height, image.height);
+  assert.notDeepEqual(outcome.image.data, image.data);
+  assert.equal(progress.length, outcome.faces.reduce((sum, face) => sum + face.steps, 0));
+  assert.equal(progress.at(-1), `${outcome.faces.length - 1}/${outcome.faces.length}:12/12`);
+  for (const face of outcome.faces) assert.ok(face.ensembleSimilarity < 0.9, `similarity ${face.ensembleSimilarity}`);
+  assert.equal(outcome.timings.cloakMs.length, outcome.faces.length);
+});
+
+test('a photo without a face comes back unchanged after detection only', async () => {
+  const bytes = await sharp({ create: { width: 320, height: 240, channels: 3, background: '#3a7' } }).png().toBuffer();
+  const image = await decodeImageNode(new Uint8Array(bytes));
+  const outcome = await engine.cloak(image);
+  assert.deepEqual(outcome.faces, []);
+  assert.deepEqual(outcome.image.data, image.data);
+  assert.deepEqual(outcome.timings.cloakMs, []);
+});
