@@ -1,0 +1,78 @@
+/**
+ * Batch cloaking from the command line, with the same engine the extension runs:
+ *
+ *   npm run cloak -- <file or folder ...> --out <dir> [--strength low|mid|high] [--seed N]
+ *
+ * Each photo is written to --out under its own name, same size and format (JPEG stays JPEG at quality 92 with full
+ * chroma, PNG stays PNG with its alpha, WebP stays WebP); EXIF orientation is applied and no metadata (GPS included)
+ * is written. A file that cannot be read is reported and skipped; the others go on.
+ */
+import { mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises';
+import { basename, extname, join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { useBackend } from '../engine/backends/backends.ts';
+import type { Strength } from '../engine/cloak/cloak.ts';
+import { createCloakEngine, productEnsemble } from '../engine/cloak/engine.ts';
+import { decodeImageNode } from '../engine/image/decode-node.ts';
+import { type EncodeFormat, encodeImageNode } from '../engine/image/encode-node.ts';
+import { ImageError } from '../engine/image/types.ts';
+import { readModelFileNode } from '../engine/models/read-node.ts';
+
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: {
+    out: { type: 'string' },
+    strength: { type: 'string', default: 'mid' },
+    seed: { type: 'string', default: '0' },
+  },
+});
+const strength = values.strength as Strength;
+if (!['low', 'mid', 'high'].includes(strength)) throw new Error(`--strength must be low, mid or high, not ${values.strength}`);
+if (!values.out || positionals.length === 0) {
+  console.error('usage: npm run cloak -- <file or folder ...> --out <dir> [--strength low|mid|high] [--seed N]');
+  process.exit(2);
+}
+
+async function expand(paths: string[]): Promise<string[]> {
+  const files: string[] = [];
+  for (const path of paths) {
+    if ((await stat(path)).isDirectory()) {
+      for (const name of (await readdir(path)).sort()) {
+        if (/\.(jpe?g|png|webp|gif|avif)$/i.test(name)) files.push(join(path, name));
+      }
+    } else files.push(path);
+  }
+  return files;
+}
+
+const outputFormat: Record<string, EncodeFormat> = { jpeg: 'jpeg', png: 'png', webp: 'webp' };
+
+await useBackend(['wasm', 'cpu']);
+const engine = await createCloakEngine(readModelFileNode, { ensemble: productEnsemble });
+await mkdir(values.out, { recursive: true });
+let failures = 0;
+try {
+  for (const file of await expand(positionals)) {
+    const started = performance.now();
+    try {
+      const image = await decodeImageNode(new Uint8Array(await readFile(file)));
+      const outcome = await engine.cloak(image, { strength, seed: Number(values.seed) });
+      // Formats we cannot write (GIF, AVIF) become PNG, which keeps every pixel.
+      const format = outputFormat[image.format] ?? 'png';
+      const bytes = await encodeImageNode({ ...outcome.image, alpha: image.alpha }, format, { quality: 92 });
+      const name = format === outputFormat[image.format] ? basename(file) : `${basename(file, extname(file))}.png`;
+      await writeFile(join(values.out, name), bytes);
+      const faces = outcome.faces.map((f) => `${Math.round(f.box.width)}px sim ${f.ensembleSimilarity.toFixed(2)}`).join(', ');
+      const skipped = outcome.skippedSmallFaces.length ? `, ${outcome.skippedSmallFaces.length} too small to cloak` : '';
+      const ms = Math.round(performance.now() - started);
+      console.log(`${file}: ${outcome.faces.length} face(s) cloaked${faces ? ` (${faces})` : ''}${skipped}, ${ms} ms -> ${join(values.out, name)}`);
+    } catch (error) {
+      failures++;
+      const reason = error instanceof ImageError ? `${error.code}: ${error.message}` : (error as Error).message;
+      console.error(`${file}: not cloaked (${reason})`);
+    }
+  }
+} finally {
+  engine.dispose();
+}
+process.exit(failures > 0 ? 1 : 0);
