@@ -10,6 +10,7 @@
  * Protection@k = 1 - (probes ranked within k) / (probes), pooled over every user, then mean ± std over seeds.
  */
 import type { Box, RecognizerId } from '../../src/engine/faces/types.ts';
+import type { FixturePhoto } from '../lib/fixtures.ts';
 import { mean, std } from '../lib/stats.ts';
 import { type EvasionOutcome, type EvasionResult, cosine, evasion, rankOfTruth, summariseRanks } from './metrics.ts';
 import { makeSplit } from './split.ts';
@@ -37,13 +38,7 @@ export interface QualityRecord {
   bytesRatio: number;
 }
 
-export interface PhotoResult {
-  id: string;
-  set: string;
-  identity: string;
-  file: string;
-  width: number;
-  height: number;
+export interface PhotoResult extends Pick<FixturePhoto, 'id' | 'set' | 'identity' | 'file' | 'width' | 'height'> {
   /** The clean photo's largest face: the reference every later measurement is matched to. Null when none. */
   clean: { faces: number; box: Box; score: number; embeddings: Embeddings } | null;
   excludedBecause?: string;

@@ -97,16 +97,21 @@ function depthwiseBackpropInput({ inputs, backend, attrs }: KernelArgs): tf.Tens
   return out;
 }
 
-function depthwiseBackpropFilter({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo {
+/** Shared start of the filter-gradient kernels: the zeroed output dW and views of x and dy on the wasm heap. */
+function filterGradient({ inputs, backend, attrs }: KernelArgs, depthwise: boolean) {
   const wasm = backend as BackendWasm;
   const { x, dy } = inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };
   const filterShape = attrs!.filterShape as number[];
-  const info = convInfoFor(x.shape, filterShape, attrs!, true);
+  const info = convInfoFor(x.shape, filterShape, attrs!, depthwise);
   const out = wasm.makeOutput(filterShape, 'float32');
+  // Views are taken after makeOutput: allocating can grow (and so detach) the wasm heap.
   const dw = wasm.typedArrayFromHeap(out) as Float32Array;
-  const xData = wasm.typedArrayFromHeap(x) as Float32Array;
-  const dyData = wasm.typedArrayFromHeap(dy) as Float32Array;
   dw.fill(0);
+  return { info, out, dw, xData: wasm.typedArrayFromHeap(x) as Float32Array, dyData: wasm.typedArrayFromHeap(dy) as Float32Array };
+}
+
+function depthwiseBackpropFilter(args: KernelArgs): tf.TensorInfo {
+  const { info, out, dw, xData, dyData } = filterGradient(args, true);
   const channels = info.inChannels;
   const multiplier = info.outChannels / channels;
   forEachTap(info, info.outChannels, (xBase, yBase, wBase) => {
@@ -118,16 +123,8 @@ function depthwiseBackpropFilter({ inputs, backend, attrs }: KernelArgs): tf.Ten
   return out;
 }
 
-function conv2dBackpropFilter({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo {
-  const wasm = backend as BackendWasm;
-  const { x, dy } = inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };
-  const filterShape = attrs!.filterShape as number[];
-  const info = convInfoFor(x.shape, filterShape, attrs!, false);
-  const out = wasm.makeOutput(filterShape, 'float32');
-  const dw = wasm.typedArrayFromHeap(out) as Float32Array;
-  const xData = wasm.typedArrayFromHeap(x) as Float32Array;
-  const dyData = wasm.typedArrayFromHeap(dy) as Float32Array;
-  dw.fill(0);
+function conv2dBackpropFilter(args: KernelArgs): tf.TensorInfo {
+  const { info, out, dw, xData, dyData } = filterGradient(args, false);
   const inChannels = info.inChannels;
   const outChannels = info.outChannels;
   forEachTap(info, inChannels * outChannels, (xBase, yBase, wBase) => {
