@@ -33,3 +33,11 @@ test('extension paths are unique and inside models/', () => {
   assert.equal(new Set(paths).size, paths.length);
   for (const path of paths) assert.match(path, /^models\/[a-z-]+\/[\w.-]+$/);
 });
+
+test("the manifest's cloak roles match the product ensemble, and at least one recognizer is held out", async () => {
+  const { productEnsemble } = await import('../../../src/engine/cloak/engine.ts');
+  for (const id of recognizerIds) {
+    assert.equal(recognizerEntry(id).cloakRole, productEnsemble.includes(id) ? 'cloak-ensemble' : 'held-out', id);
+  }
+  assert.ok(recognizerIds.some((id) => !productEnsemble.includes(id)));
+});
