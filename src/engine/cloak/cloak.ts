@@ -7,7 +7,7 @@
  *   subject to |delta| <= epsilon (L-inf, 8-bit levels), pixels outside the face region unchanged,
  * where x is the full-resolution region around the face, m a feathered mask, align_r the differentiable alignment
  * of the clean photo's landmarks onto r's crop (the perturbation lives in the photo, not in a 112-px crop), and T a
- * random transformation drawn every step (expectation over transformations; identity until transforms land).
+ * random transformation drawn every step (expectation over transformations, transforms.ts) plus a jittered alignment.
  * Optimiser: sign-of-momentum gradient steps (MI-FGSM) from a small random start (the loss has zero gradient at the
  * clean photo), keeping the best iterate by the loss without transformation.
  */
