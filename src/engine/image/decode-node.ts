@@ -11,6 +11,7 @@
  */
 import sharp, { type SharpOptions } from 'sharp';
 import { checkDecodeLimits, formatName, readImageHeader } from './header.ts';
+import { rgbFromRgba } from './pixels.ts';
 import { ImageError, defaultDecodeLimits, type DecodeLimits, type DecodedImage, type ImageFormat } from './types.ts';
 
 /** sharp's name for each format we read ('heif' is libheif, which sharp ships with AV1 only). */
@@ -102,24 +103,10 @@ export async function decodeImageNode(bytes: Uint8Array, limits?: Partial<Decode
         `This ${formatName(format)} file decoded to an unexpected layout (${channels} channels, ${data.length} bytes).`,
       );
     }
-    const pixels = width * height;
-    let rgb: Uint8Array;
-    let alpha: Uint8Array | undefined;
-    if (channels === 3) {
-      rgb = new Uint8Array(data.buffer, data.byteOffset, data.length);
-    } else {
-      rgb = new Uint8Array(pixels * 3);
-      const a = new Uint8Array(pixels);
-      let opaque = true;
-      for (let p = 0, s = 0, d = 0; p < pixels; p++, s += 4, d += 3) {
-        rgb[d] = data[s];
-        rgb[d + 1] = data[s + 1];
-        rgb[d + 2] = data[s + 2];
-        a[p] = data[s + 3];
-        if (data[s + 3] !== 255) opaque = false;
-      }
-      if (!opaque) alpha = a;
-    }
+    const { rgb, alpha } =
+      channels === 3
+        ? { rgb: new Uint8Array(data.buffer, data.byteOffset, data.length), alpha: undefined }
+        : rgbFromRgba(new Uint8Array(data.buffer, data.byteOffset, data.length));
     const pages = meta.pages ?? 1;
     const decoded: DecodedImage = {
       width,
