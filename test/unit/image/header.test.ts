@@ -136,25 +136,17 @@ test('empty bytes are empty; text, TIFF, SVG and HEIC are unsupported', async ()
 test('exifOrientation reads both byte orders and rejects junk', () => {
   const make = (le: boolean, value: number): Uint8Array => {
     const b = Buffer.alloc(26);
-    if (le) {
-      b.write('II', 0, 'latin1');
-      b.writeUInt16LE(42, 2);
-      b.writeUInt32LE(8, 4);
-      b.writeUInt16LE(1, 8);
-      b.writeUInt16LE(0x0112, 10);
-      b.writeUInt16LE(3, 12);
-      b.writeUInt32LE(1, 14);
-      b.writeUInt16LE(value, 18);
-    } else {
-      b.write('MM', 0, 'latin1');
-      b.writeUInt16BE(42, 2);
-      b.writeUInt32BE(8, 4);
-      b.writeUInt16BE(1, 8);
-      b.writeUInt16BE(0x0112, 10);
-      b.writeUInt16BE(3, 12);
-      b.writeUInt32BE(1, 14);
-      b.writeUInt16BE(value, 18);
-    }
+    // The same TIFF header and one-entry IFD (Orientation, SHORT, count 1) in either byte order.
+    const u16 = (v: number, at: number) => (le ? b.writeUInt16LE(v, at) : b.writeUInt16BE(v, at));
+    const u32 = (v: number, at: number) => (le ? b.writeUInt32LE(v, at) : b.writeUInt32BE(v, at));
+    b.write(le ? 'II' : 'MM', 0, 'latin1');
+    u16(42, 2);
+    u32(8, 4);
+    u16(1, 8);
+    u16(0x0112, 10);
+    u16(3, 12);
+    u32(1, 14);
+    u16(value, 18);
     return b;
   };
   assert.equal(exifOrientation(make(true, 6)), 6);
