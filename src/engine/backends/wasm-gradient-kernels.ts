@@ -2,16 +2,20 @@
  * Backward kernels the tfjs wasm backend (4.22) does not ship, registered so that input gradients work on wasm:
  * - DepthwiseConv2dNativeBackpropInput: the input gradient of every depthwise convolution (human faceres,
  *   mobileface), without which `tf.grad` on those models throws "Kernel ... not registered for backend wasm".
+ *   It runs through the forward depthwise kernel (wasm-conv-backprop.ts); the JS loop below takes the geometries
+ *   that cannot (channel multiplier > 1, dilation).
  * - UnsortedSegmentSum: the gradient of `gather`, which the differentiable face alignment uses.
  * - Conv2DBackpropFilter / DepthwiseConv2dNativeBackpropFilter: only asked for when a fused op's custom gradient
  *   computes filter gradients; `unfuseGraph` (models/graph-unfuse.ts) removes that need for our models, and these are
  *   here so that any remaining fused op still differentiates instead of throwing.
  *
  * They are plain JS loops over the wasm heap. They are checked against the cpu backend and against finite
- * differences in test/unit/backends/wasm-gradient-kernels.test.ts.
+ * differences in test/unit/engine/wasm-gradient-kernels.test.ts.
+ * Conv2DBackpropInput is shipped but slow; it is replaced as well (see registerWasmGradientKernels).
  */
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import { conv2dBackpropInputViaForward, depthwiseBackpropInputViaForward } from './wasm-conv-backprop.ts';
 
 type KernelArgs = {
   inputs: tf.NamedTensorInfoMap;
@@ -159,16 +163,32 @@ function unsortedSegmentSum({ inputs, backend, attrs }: KernelArgs): tf.TensorIn
 }
 
 const kernels: Array<[string, (args: KernelArgs) => tf.TensorInfo]> = [
-  [tf.DepthwiseConv2dNativeBackpropInput, depthwiseBackpropInput],
+  [tf.DepthwiseConv2dNativeBackpropInput, depthwiseBackpropInputViaForward(depthwiseBackpropInput)],
   [tf.DepthwiseConv2dNativeBackpropFilter, depthwiseBackpropFilter],
   [tf.Conv2DBackpropFilter, conv2dBackpropFilter],
   [tf.UnsortedSegmentSum, unsortedSegmentSum],
 ];
 
-/** Registers the missing backward kernels for the wasm backend; idempotent, and never replaces a native one. */
+let replacedConv2dBackpropInput = false;
+
+/**
+ * Registers the missing backward kernels for the wasm backend, and replaces the native Conv2DBackpropInput with one
+ * built on the XNNPACK forward Conv2D (wasm-conv-backprop.ts), keeping the native one as its fallback. Idempotent;
+ * call it before the wasm backend initialises, so that the native kernel's setup (binding its C++ function) runs.
+ */
 export function registerWasmGradientKernels(): void {
   for (const [kernelName, kernelFunc] of kernels) {
     if (tf.getKernel(kernelName, 'wasm')) continue;
     tf.registerKernel({ kernelName, backendName: 'wasm', kernelFunc: kernelFunc as unknown as tf.KernelFunc });
+  }
+  const native = tf.getKernel(tf.Conv2DBackpropInput, 'wasm');
+  if (native && !replacedConv2dBackpropInput) {
+    replacedConv2dBackpropInput = true;
+    tf.unregisterKernel(tf.Conv2DBackpropInput, 'wasm');
+    const fallback = native.kernelFunc as unknown as (args: KernelArgs) => tf.TensorInfo;
+    tf.registerKernel({
+      ...native,
+      kernelFunc: conv2dBackpropInputViaForward(fallback) as unknown as tf.KernelFunc,
+    });
   }
 }
