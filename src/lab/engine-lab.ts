@@ -10,7 +10,7 @@ import * as tf from '@tensorflow/tfjs';
 import { backendPreference, type BackendName } from '../engine/backends/backends.ts';
 import { startBackend, startBestBackend } from '../shared/tf-backend.ts';
 import { createFaceAnalyzer } from '../engine/pipeline.ts';
-import { createFaceDetector } from '../engine/detect/detector.ts';
+import { type FaceDetector, createFaceDetector } from '../engine/detect/detector.ts';
 import {
   checkInputGradient,
   cosineSimilarity,
@@ -23,6 +23,9 @@ import { decodeImageBrowser } from '../engine/image/decode-browser.ts';
 import { ImageError, type RgbImage } from '../engine/image/types.ts';
 import { readModelFileBrowser } from '../engine/models/read-browser.ts';
 import { loadRecognizer } from '../engine/recognizers/zoo.ts';
+import { type CloakEngine, createCloakEngine, productEnsemble } from '../engine/cloak/engine.ts';
+// The speed benchmark's timing code, shared with its Node side so both measure the same way (engine API only).
+import { type CloakTiming, type TimeCloakOptions, timeCloak, warmUpCloak } from '../../bench/speed/cloak-timing.ts';
 
 function bytesFromBase64(base64: string): Uint8Array {
   const binary = atob(base64);
@@ -47,6 +50,30 @@ async function withRecognizer<T>(backend: string, id: RecognizerId, run: (r: Awa
   } finally {
     recognizer.dispose();
   }
+}
+
+/** The cloak engine timed by `timeCloak`, kept between calls on the same backend (loading it takes seconds). */
+let cloakEngine: { backend: string; engine: CloakEngine; detector: FaceDetector } | undefined;
+
+function releaseCloakEngine(): void {
+  cloakEngine?.engine.dispose();
+  cloakEngine?.detector.dispose();
+  cloakEngine = undefined;
+}
+
+async function cloakEngineOn(backend: string) {
+  if (cloakEngine?.backend !== backend) releaseCloakEngine();
+  await engineLab.setBackend(backend);
+  if (!cloakEngine) {
+    const engine = await createCloakEngine(readModelFileBrowser, { ensemble: productEnsemble });
+    try {
+      cloakEngine = { backend, engine, detector: await createFaceDetector(readModelFileBrowser) };
+    } catch (error) {
+      engine.dispose();
+      throw error;
+    }
+  }
+  return cloakEngine;
 }
 
 const engineLab = {
@@ -171,6 +198,34 @@ const engineLab = {
   /** Median forward and input-gradient time of one recognizer on one backend (batch of one aligned face). */
   async timeRecognizer(backend: string, id: RecognizerId, repeats = 3): Promise<RecognizerTiming> {
     return withRecognizer(backend, id, (recognizer) => timeRecognizer(recognizer, repeats));
+  },
+
+  /**
+   * Times the shipped cloak (product ensemble) on one photo on one backend, for bench/speed: detection, setup and
+   * per-step time per face, total. The engine is created once per backend and kept for the next call. `maxSteps`
+   * makes it a reduced run (first face stopped after that many steps, the rest extrapolated); `warmUp` first runs
+   * one untimed step so shader compilation is not counted. Returns timings only, never pixels.
+   */
+  async timeCloak(
+    backend: string,
+    base64: string,
+    options: { strength: TimeCloakOptions['strength']; seed?: number; maxSteps?: number; warmUp?: boolean },
+  ): Promise<CloakTiming & { backend: string }> {
+    const { engine, detector } = await cloakEngineOn(backend);
+    const image = await decodeImageBrowser(bytesFromBase64(base64));
+    const timeOptions: TimeCloakOptions = {
+      strength: options.strength,
+      seed: options.seed,
+      maxSteps: options.maxSteps,
+      detect: (photo) => detector.detect(photo),
+    };
+    if (options.warmUp) await warmUpCloak(engine, image, timeOptions);
+    return { backend: tf.getBackend(), ...(await timeCloak(engine, image, timeOptions)) };
+  },
+
+  /** Frees the engine `timeCloak` keeps (its weights live on the backend it was made for). */
+  releaseCloakEngine(): void {
+    releaseCloakEngine();
   },
 };
 
