@@ -4,6 +4,7 @@
  * when idle and restarted for the next event, and only listeners present at startup receive it.
  */
 import { handleMessages } from '../shared/messages.ts';
+import { CloakService } from './cloak-service.ts';
 import { registerContextMenu } from './context-menu.ts';
 import { OffscreenHost } from './offscreen-host.ts';
 import { createRouter } from './router.ts';
@@ -11,8 +12,10 @@ import { SettingsStore } from './settings-store.ts';
 
 const settings = new SettingsStore();
 const offscreen = new OffscreenHost();
+const cloaks = new CloakService({ settings, offscreen });
 
-handleMessages<'background'>(createRouter({ settings, offscreen }));
+handleMessages<'background'>(createRouter({ settings, offscreen, cloaks }));
+cloaks.listen();
 
 registerContextMenu(async () => ({
   status: 'unavailable',
@@ -27,5 +30,5 @@ chrome.runtime.onInstalled.addListener(() => {
 
 if (__TEST__) {
   // Test-only handle for BUILD_TEST=1 builds; a production bundle does not contain this.
-  Object.assign(globalThis, { faceCloakTest: { settings, offscreen } });
+  Object.assign(globalThis, { faceCloakTest: { settings, offscreen, cloaks } });
 }

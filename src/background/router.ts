@@ -4,13 +4,18 @@
  */
 import { type HandlerMap, sendMessage } from '../shared/messages.ts';
 import { siteKeyForUrl, siteSettingsFor } from '../shared/settings.ts';
+import type { CloakService } from './cloak-service.ts';
 import type { OffscreenHost } from './offscreen-host.ts';
 import type { SettingsStore } from './settings-store.ts';
 
 /** tfjs picks its backend when the offscreen document starts; WebGPU on SwiftShader alone can take seconds. */
 const ENGINE_START_TIMEOUT_MS = 120_000;
 
-export function createRouter(deps: { settings: SettingsStore; offscreen: OffscreenHost }): HandlerMap<'background'> {
+export function createRouter(deps: {
+  settings: SettingsStore;
+  offscreen: OffscreenHost;
+  cloaks: CloakService;
+}): HandlerMap<'background'> {
   return {
     'background:getSettings': () => deps.settings.get(),
 
@@ -26,5 +31,7 @@ export function createRouter(deps: { settings: SettingsStore; offscreen: Offscre
 
     'background:engineStatus': () =>
       deps.offscreen.use(() => sendMessage('offscreen:status', undefined, { timeoutMs: ENGINE_START_TIMEOUT_MS })),
+
+    'background:cloakProgress': ({ job, progress }) => deps.cloaks.progress(job, progress),
   };
 }

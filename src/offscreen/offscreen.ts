@@ -1,10 +1,11 @@
 /**
  * The offscreen document (Chromium) or background iframe (Firefox): the one extension document that runs tfjs.
- * It starts tfjs on the best backend right away and answers 'offscreen:*' messages. The engine adds its handlers
- * (analyze, cloak) here and their definitions in src/shared/messages.ts.
+ * It starts tfjs on the best backend right away and answers 'offscreen:*' messages: status, and the cloak jobs
+ * (cloak-jobs.ts) the background feeds it on behalf of content scripts and the context menu.
  */
-import { handleMessages } from '../shared/messages.ts';
+import { handleMessages, sendMessage } from '../shared/messages.ts';
 import { startBestBackend } from '../shared/tf-backend.ts';
+import { CloakJobs } from './cloak-jobs.ts';
 
 const backend = startBestBackend().then(
   (name) => {
@@ -17,6 +18,21 @@ const backend = startBestBackend().then(
   },
 );
 
+/** Progress goes to the background, which forwards it to the tab that asked; it says when the job is orphaned. */
+const jobs = new CloakJobs(backend, async (job, progress) => {
+  const { wanted } = await sendMessage('background:cloakProgress', { job, progress });
+  return wanted;
+});
+
 handleMessages<'offscreen'>({
-  'offscreen:status': async () => ({ backend: await backend }),
+  'offscreen:status': async () => ({
+    backend: await backend,
+    tensors: jobs.tensors(),
+    engineLoaded: jobs.engineLoaded,
+  }),
+  'offscreen:cloakStart': (payload) => jobs.start(payload),
+  'offscreen:cloakChunk': (payload) => jobs.chunk(payload),
+  'offscreen:cloakRun': ({ job }) => jobs.run(job),
+  'offscreen:cloakTake': (payload) => jobs.take(payload),
+  'offscreen:cloakRelease': ({ job }) => jobs.release(job),
 });

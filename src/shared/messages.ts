@@ -10,7 +10,8 @@
  * must be plain JSON data (no typed arrays, Blob, Map, Date, undefined inside arrays).
  */
 import type { BackendName } from '../engine/backends/backends.ts';
-import { type Settings, type SiteSettings, isSiteSettingsPatch } from './settings.ts';
+import type { ImageErrorCode, ImageFormat } from '../engine/image/types.ts';
+import { STRENGTHS, type Settings, type SiteSettings, type Strength, isSiteSettingsPatch } from './settings.ts';
 
 /**
  * Who may send a message. `extension`: only the extension's own pages and workers (popup, offscreen, background,
@@ -55,6 +56,181 @@ export interface SiteSettingsReply {
 export interface EngineStatus {
   /** The tfjs backend the offscreen engine runs on. */
   backend: BackendName;
+  /** Live tfjs tensors in the offscreen document: flat between cloak jobs, or something leaks (tests read it). */
+  tensors?: number;
+  /** Whether the cloak engine's models are loaded (they load at the first cloak job, then stay while it is open). */
+  engineLoaded?: boolean;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Cloaking a file (issue 4). A content script opens one runtime Port per file (CLOAK_PORT_NAME) and talks the
+// CloakClientMessage / CloakServiceMessage protocol below with the background; the background drives the offscreen
+// document with the 'offscreen:cloak*' messages and forwards its progress. Why a Port and not sendMessage: the port
+// is bound to the sender's tab and frame by the browser (a tab only ever receives its own results), its disconnect
+// is the cancel signal, and its messages keep the service worker alive (Chrome 114+) through a minutes-long cloak.
+// Bytes travel as base64 in CLOAK_CHUNK_BYTES pieces: messages are JSON, limited to 64 MiB in Chromium.
+// ---------------------------------------------------------------------------------------------------------------
+
+export const CLOAK_PORT_NAME = 'face-cloak:cloak';
+
+/** Largest file the cloak service accepts. A 50-megapixel JPEG is ~25 MB; bigger files are refused as too large. */
+export const MAX_CLOAK_FILE_BYTES = 48 * 1024 * 1024;
+
+/** Raw bytes per chunk (5.3 MiB as base64): far below the message limit, few enough messages for a big photo. */
+export const CLOAK_CHUNK_BYTES = 4 * 1024 * 1024;
+
+export type CloakPhase = 'queued' | 'detecting' | 'cloaking' | 'encoding';
+
+export interface CloakProgress {
+  phase: CloakPhase;
+  /** 1-based face being cloaked; 0 before detection counted them. */
+  face: number;
+  /** Faces to cloak (small skipped faces not counted); 0 until detection is done. */
+  faces: number;
+  /** 1-based step of the current face; 0 outside 'cloaking'. */
+  step: number;
+  steps: number;
+}
+
+/** Why a cloak job failed. 'refused': the request itself was not acceptable (site off, too many jobs, malformed). */
+export type CloakErrorCode = 'bad-image' | 'engine-failed' | 'cancelled' | 'refused';
+
+export interface CloakFailure {
+  code: CloakErrorCode;
+  /** For people: what went wrong, in a sentence. */
+  message: string;
+  /** With 'bad-image': the decoder's ImageError code. */
+  imageCode?: ImageErrorCode;
+}
+
+export interface CloakedFaceInfo {
+  /** Detected face box, image pixels. */
+  box: { x: number; y: number; width: number; height: number };
+  /** The region that was changed, image pixels. */
+  region: { x: number; y: number; width: number; height: number };
+  /** Mean cosine to the clean embedding over the ensemble after cloaking (1 = unchanged). */
+  ensembleSimilarity: number;
+}
+
+export interface CloakSummary {
+  /** No face large enough to cloak: the original bytes stand, nothing follows. */
+  unchanged: boolean;
+  /** Format of the input as detected from its bytes. */
+  inputFormat: ImageFormat;
+  /** MIME type of the output (the input's, or image/png for GIF, AVIF and BMP). Empty when unchanged. */
+  mime: string;
+  /** Output bytes that follow as chunks; 0 when unchanged. */
+  size: number;
+  width: number;
+  height: number;
+  strength: Strength;
+  faces: CloakedFaceInfo[];
+  skippedSmallFaces: number;
+  timings: { queuedMs: number; decodeMs: number; detectMs: number; cloakMs: number[]; encodeMs: number; totalMs: number };
+}
+
+/** Content script -> background, on a CLOAK_PORT_NAME port: one 'start', then chunks until `size` bytes, pings. */
+export type CloakClientMessage =
+  | { type: 'start'; size: number; mime: string; strength?: Strength }
+  | { type: 'chunk'; data: string }
+  /** Sent while waiting: port messages keep the service worker alive (an open port alone does not). */
+  | { type: 'ping' };
+
+/** Background -> content script: progress, then 'result' and (unless unchanged) chunks of the output; or 'error'. */
+export type CloakServiceMessage =
+  | { type: 'progress'; progress: CloakProgress }
+  | { type: 'result'; summary: CloakSummary }
+  | { type: 'chunk'; data: string }
+  | { type: 'error'; failure: CloakFailure };
+
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
+/** Runtime check of what a (possibly compromised) content script sends on a cloak port. */
+export function isCloakClientMessage(value: unknown): value is CloakClientMessage {
+  if (typeof value !== 'object' || value === null) return false;
+  const m = value as Record<string, unknown>;
+  switch (m.type) {
+    case 'start':
+      return (
+        Number.isSafeInteger(m.size) && (m.size as number) > 0 && (m.size as number) <= MAX_CLOAK_FILE_BYTES &&
+        typeof m.mime === 'string' && m.mime.length <= 200 &&
+        (m.strength === undefined || (STRENGTHS as readonly unknown[]).includes(m.strength))
+      );
+    case 'chunk':
+      return isBase64Chunk(m.data);
+    case 'ping':
+      return true;
+    default:
+      return false;
+  }
+}
+
+function isBase64Chunk(data: unknown): data is string {
+  return (
+    typeof data === 'string' && data.length > 0 && data.length % 4 === 0 &&
+    data.length <= base64Length(CLOAK_CHUNK_BYTES) && BASE64.test(data)
+  );
+}
+
+export function base64Length(bytes: number): number {
+  return Math.ceil(bytes / 3) * 4;
+}
+
+/** Bytes a valid base64 string decodes to. */
+export function base64DecodedLength(data: string): number {
+  const padding = data.endsWith('==') ? 2 : data.endsWith('=') ? 1 : 0;
+  return (data.length / 4) * 3 - padding;
+}
+
+type Base64Native = { toBase64?: () => string };
+type Base64Ctor = { fromBase64?: (data: string) => Uint8Array };
+
+/** Base64 of `bytes`: the native Uint8Array.prototype.toBase64 where it exists (Chromium 140+), else btoa in slices. */
+export function bytesToBase64(bytes: Uint8Array): string {
+  const native = (bytes as Base64Native).toBase64;
+  if (typeof native === 'function') return native.call(bytes);
+  let binary = '';
+  // Slices keep String.fromCharCode's argument list far below the engine's limit.
+  for (let i = 0; i < bytes.length; i += 0x8000) {
+    binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  }
+  return btoa(binary);
+}
+
+/** Decodes base64 into `target` at `offset`; returns the number of bytes written. */
+export function base64Into(data: string, target: Uint8Array, offset: number): number {
+  const native = (Uint8Array as Base64Ctor).fromBase64;
+  const bytes = typeof native === 'function' ? native(data) : binaryToBytes(atob(data));
+  if (offset + bytes.length > target.length) throw new RangeError('chunk runs past the end of the file');
+  target.set(bytes, offset);
+  return bytes.length;
+}
+
+function binaryToBytes(binary: string): Uint8Array {
+  const bytes = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+  return bytes;
+}
+
+export interface CloakJobRef {
+  /** Chosen by the background (random UUID); never from a content script. */
+  job: string;
+}
+export interface CloakStartPayload extends CloakJobRef {
+  size: number;
+  strength: Strength;
+}
+export interface CloakChunkPayload extends CloakJobRef {
+  offset: number;
+  data: string;
+}
+export interface CloakTakePayload extends CloakJobRef {
+  offset: number;
+  length: number;
+}
+export type CloakRunResult = { ok: true; summary: CloakSummary } | { ok: false; failure: CloakFailure };
+export interface CloakProgressPayload extends CloakJobRef {
+  progress: CloakProgress;
 }
 
 export const messages = {
@@ -70,8 +246,26 @@ export const messages = {
   'background:getSiteSettings': fromContent<void, SiteSettingsReply>(isNothing),
   /** Starts the engine if needed and says which backend it runs on. */
   'background:engineStatus': fromExtension<void, EngineStatus>(),
+  /**
+   * The offscreen document reports a cloak job's progress; `wanted: false` means the background no longer knows the
+   * job (its requester left, or the service worker restarted and lost it), so the document drops it.
+   */
+  'background:cloakProgress': fromExtension<CloakProgressPayload, { wanted: boolean }>(),
   /** Answered by the offscreen document once tfjs has picked its backend. */
   'offscreen:status': fromExtension<void, EngineStatus>(),
+  /** Opens a job: the document allocates `size` bytes for the file that follows as chunks. */
+  'offscreen:cloakStart': fromExtension<CloakStartPayload, void>(),
+  /** One piece of the file, base64, at `offset`. */
+  'offscreen:cloakChunk': fromExtension<CloakChunkPayload, void>(),
+  /**
+   * Decodes, cloaks and encodes the job's file (queued behind other jobs: one cloak at a time). Replies when done,
+   * minutes later for a big group photo; the output stays in the document for 'offscreen:cloakTake'.
+   */
+  'offscreen:cloakRun': fromExtension<CloakJobRef, CloakRunResult>(),
+  /** A piece of the output, base64. */
+  'offscreen:cloakTake': fromExtension<CloakTakePayload, { data: string }>(),
+  /** Cancels the job if it is still queued or running and frees its bytes; harmless for unknown jobs. */
+  'offscreen:cloakRelease': fromExtension<CloakJobRef, void>(),
 } satisfies Record<`${Target}:${string}`, AnyMessageDef>;
 
 /** The contexts that answer messages; a message name starts with its target. */

@@ -2,7 +2,19 @@
 // context, first reply wins, a listener keeps the channel open by returning true.
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, test } from 'node:test';
-import { type HandlerMap, MessageError, handleMessages, sendMessage, senderAccess } from '../../../src/shared/messages.ts';
+import {
+  CLOAK_CHUNK_BYTES,
+  type HandlerMap,
+  MAX_CLOAK_FILE_BYTES,
+  MessageError,
+  base64DecodedLength,
+  base64Into,
+  bytesToBase64,
+  handleMessages,
+  isCloakClientMessage,
+  sendMessage,
+  senderAccess,
+} from '../../../src/shared/messages.ts';
 import { createDefaultSettings } from '../../../src/shared/settings.ts';
 
 const ID = 'abcdefghijklmnopabcdefghijklmnop';
@@ -56,6 +68,20 @@ function backgroundHandlers(overrides: Partial<HandlerMap<'background'>> = {}): 
     'background:setSiteSettings': ({ patch }) => ({ enabled: true, strength: 'mid', ...patch }),
     'background:getSiteSettings': (_payload, sender) => ({ site: sender.url ?? null, settings: { enabled: true, strength: 'low' } }),
     'background:engineStatus': async () => ({ backend: 'wasm' }),
+    'background:cloakProgress': () => ({ wanted: false }),
+    ...overrides,
+  };
+}
+
+function offscreenHandlers(overrides: Partial<HandlerMap<'offscreen'>> = {}): HandlerMap<'offscreen'> {
+  const unused = () => assert.fail('not used in this test');
+  return {
+    'offscreen:status': () => ({ backend: 'cpu' }),
+    'offscreen:cloakStart': unused,
+    'offscreen:cloakChunk': unused,
+    'offscreen:cloakRun': unused,
+    'offscreen:cloakTake': unused,
+    'offscreen:cloakRelease': unused,
     ...overrides,
   };
 }
@@ -91,12 +117,14 @@ describe('sendMessage and handleMessages', () => {
 
   test('each context answers only its own target; the other handler maps stay silent', async () => {
     let offscreenCalls = 0;
-    handleMessages<'offscreen'>({
-      'offscreen:status': () => {
-        offscreenCalls += 1;
-        return { backend: 'cpu' };
-      },
-    });
+    handleMessages<'offscreen'>(
+      offscreenHandlers({
+        'offscreen:status': () => {
+          offscreenCalls += 1;
+          return { backend: 'cpu' };
+        },
+      }),
+    );
     handleMessages<'background'>(backgroundHandlers());
     assert.deepEqual(await sendMessage('offscreen:status'), { backend: 'cpu' });
     await sendMessage('background:getSettings');
@@ -185,5 +213,48 @@ describe('sender checks', () => {
     from = contentScript;
     // @ts-expect-error -- getSiteSettings takes no payload.
     await rejectsWith(sendMessage('background:getSiteSettings', { site: 'facebook.com' }), 'invalid-payload');
+  });
+});
+
+describe('cloak port protocol', () => {
+  test('base64 round trip at every padding length, and the decoded length is known before decoding', () => {
+    for (const length of [0, 1, 2, 3, 4, 5, 100_000]) {
+      const bytes = Uint8Array.from({ length }, (_, i) => (i * 131 + 7) & 255);
+      const data = bytesToBase64(bytes);
+      assert.equal(data, Buffer.from(bytes).toString('base64'));
+      assert.equal(base64DecodedLength(data), length);
+      const target = new Uint8Array(length + 3);
+      assert.equal(base64Into(data, target, 3), length);
+      assert.deepEqual(target.subarray(3), bytes);
+    }
+    assert.throws(() => base64Into(bytesToBase64(new Uint8Array(4)), new Uint8Array(5), 2), RangeError);
+  });
+
+  test('what a content script may send is checked field by field', () => {
+    const good = [
+      { type: 'start', size: 1, mime: 'image/jpeg' },
+      { type: 'start', size: MAX_CLOAK_FILE_BYTES, mime: '', strength: 'low' },
+      { type: 'chunk', data: 'AAAA' },
+      { type: 'chunk', data: 'A'.repeat(Math.ceil(CLOAK_CHUNK_BYTES / 3) * 4) },
+      { type: 'ping' },
+    ];
+    for (const message of good) assert.equal(isCloakClientMessage(message), true, JSON.stringify(message).slice(0, 80));
+    const bad = [
+      null,
+      'start',
+      { type: 'start', size: 0, mime: 'image/jpeg' },
+      { type: 'start', size: 1.5, mime: 'image/jpeg' },
+      { type: 'start', size: MAX_CLOAK_FILE_BYTES + 1, mime: 'image/jpeg' },
+      { type: 'start', size: '10', mime: 'image/jpeg' },
+      { type: 'start', size: 10, mime: 'x'.repeat(201) },
+      { type: 'start', size: 10, mime: 'image/png', strength: 'max' },
+      { type: 'chunk', data: '' },
+      { type: 'chunk', data: 'AAA' },
+      { type: 'chunk', data: 'AA!A' },
+      { type: 'chunk', data: 'A'.repeat(Math.ceil(CLOAK_CHUNK_BYTES / 3) * 4 + 4) },
+      { type: 'chunk', data: [1, 2, 3] },
+      { type: 'result' },
+    ];
+    for (const message of bad) assert.equal(isCloakClientMessage(message), false, JSON.stringify(message)?.slice(0, 80));
   });
 });

@@ -1,0 +1,367 @@
+/**
+ * The background's half of cloaking a file (issue 4): accepts CLOAK_PORT_NAME ports from content scripts (and the
+ * extension's own pages), checks everything they send, runs the job in the offscreen document, and streams progress
+ * and the output back on the same port.
+ *
+ * Trust: a content script runs in a renderer the page may have compromised, so every message is validated, the site
+ * (hence the strength and whether the site is on) comes from the browser-set `port.sender`, and the job id is ours.
+ * Results travel only on the port that asked, which the browser binds to one tab and frame: a tab cannot read another
+ * tab's results, because it can never name another job.
+ *
+ * Lifetime: a cloak can take minutes. The content script pings on its port and the offscreen document reports every
+ * step; both are events that keep this service worker alive (port messages since Chrome 114, which is below our
+ * minimum of 116). If the worker is stopped anyway, the ports close (the content script sees that and reports the
+ * extension unavailable) and the offscreen document drops the orphaned job at its next progress report, which the
+ * restarted worker answers with `wanted: false`. The job holds `OffscreenHost.use()` from its first chunk to its last
+ * output chunk, so the idle close never takes the document away under a job.
+ */
+import {
+  CLOAK_CHUNK_BYTES,
+  CLOAK_PORT_NAME,
+  type CloakClientMessage,
+  type CloakFailure,
+  type CloakProgress,
+  type CloakServiceMessage,
+  type CloakRunResult,
+  type CloakSummary,
+  MessageError,
+  base64DecodedLength,
+  base64Into,
+  bytesToBase64,
+  isCloakClientMessage,
+  sendMessage,
+  senderAccess,
+} from '../shared/messages.ts';
+import { type Strength, siteKeyForUrl, siteSettingsFor } from '../shared/settings.ts';
+import type { OffscreenHost } from './offscreen-host.ts';
+import type { SettingsStore } from './settings-store.ts';
+
+/** The first message must arrive this soon after connecting, and the whole file within UPLOAD_TIMEOUT_MS. */
+const START_TIMEOUT_MS = 10_000;
+const UPLOAD_TIMEOUT_MS = 60_000;
+/** At most this many files per tab in flight (a page cannot queue unbounded work), and this many bytes overall. */
+const MAX_JOBS_PER_TAB = 32;
+const MAX_BYTES_IN_FLIGHT = 512 * 1024 * 1024;
+
+export interface CloakRequest {
+  /** The file's bytes, for callers inside the background (the context menu). */
+  bytes: Uint8Array;
+  strength: Strength;
+  onProgress?: (progress: CloakProgress) => void;
+  signal?: AbortSignal;
+}
+
+export type CloakResponse =
+  | { ok: true; summary: CloakSummary; bytes: Uint8Array | null }
+  | { ok: false; failure: CloakFailure };
+
+interface Job {
+  id: string;
+  /** -1 for requests that come from an extension page or the background itself. */
+  tabId: number;
+  size: number;
+  onProgress(progress: CloakProgress): void;
+}
+
+export class CloakService {
+  private readonly jobs = new Map<string, Job>();
+  private bytesInFlight = 0;
+
+  constructor(private readonly deps: { settings: SettingsStore; offscreen: OffscreenHost }) {}
+
+  /** Registers the port listener; call synchronously at worker start (MV3 delivers events only to those). */
+  listen(): void {
+    chrome.runtime.onConnect.addListener((port) => {
+      if (port.name === CLOAK_PORT_NAME) this.accept(port);
+    });
+  }
+
+  /** The offscreen document's progress report; false when the job is unknown here (cancelled, or worker restarted). */
+  progress(jobId: string, progress: CloakProgress): { wanted: boolean } {
+    const job = this.jobs.get(jobId);
+    if (!job) return { wanted: false };
+    job.onProgress(progress);
+    return { wanted: true };
+  }
+
+  /**
+   * Cloaks bytes the background already holds (the context menu's image). Resolves with the outcome, never rejects
+   * for a failed cloak (that is a result), and rejects only if the offscreen document cannot be reached at all.
+   */
+  async cloakBytes(request: CloakRequest): Promise<CloakResponse> {
+    const chunks = splitBase64(request.bytes);
+    const size = request.bytes.length;
+    const outcome = await this.runJob({
+      tabId: -1,
+      size,
+      strength: request.strength,
+      onProgress: (p) => request.onProgress?.(p),
+      signal: request.signal,
+      upload: async (send) => {
+        for (const data of chunks) await send(data);
+      },
+    });
+    if (!outcome.ok) return outcome;
+    if (outcome.summary.unchanged) return { ok: true, summary: outcome.summary, bytes: null };
+    const bytes = new Uint8Array(outcome.summary.size);
+    let offset = 0;
+    await outcome.take((data) => {
+      offset += base64Into(data, bytes, offset);
+    });
+    return { ok: true, summary: outcome.summary, bytes };
+  }
+
+  private accept(port: chrome.runtime.Port): void {
+    const sender = port.sender;
+    const access = sender ? senderAccess(sender) : null;
+    const tabId = sender?.tab?.id;
+    // Content scripts must come from a tab; extension pages (tests, future UI) may also use the port.
+    if (!sender || access === null || (access === 'content' && typeof tabId !== 'number')) {
+      port.disconnect();
+      return;
+    }
+
+    const post = (message: CloakServiceMessage): boolean => {
+      try {
+        port.postMessage(message);
+        return true;
+      } catch {
+        return false; // Disconnected meanwhile: the requester left.
+      }
+    };
+    const abort = new AbortController();
+    const refuse = (message: string) => {
+      post({ type: 'error', failure: { code: 'refused', message } });
+      // Our own disconnect() does not fire our onDisconnect: abort here, so a job in flight is released.
+      abort.abort(new DOMException(message, 'AbortError'));
+      port.disconnect();
+    };
+
+    let started = false;
+    let expected = 0;
+    let received = 0;
+    // Chunks the content script sent, waiting for the offscreen document; the pump below takes them in order.
+    const pending: string[] = [];
+    let wake: (() => void) | null = null;
+    const startTimer = setTimeout(() => refuse('No request arrived.'), START_TIMEOUT_MS);
+
+    port.onDisconnect.addListener(() => {
+      clearTimeout(startTimer);
+      abort.abort(new DOMException('The requester left', 'AbortError'));
+      wake?.();
+    });
+
+    port.onMessage.addListener((message: unknown) => {
+      if (!isCloakClientMessage(message)) return refuse('Malformed message.');
+      if (message.type === 'ping') return;
+      if (message.type === 'chunk') {
+        if (!started) return refuse('A chunk came before the request.');
+        received += base64DecodedLength(message.data);
+        if (received > expected) return refuse('More bytes than announced.');
+        pending.push(message.data);
+        wake?.();
+        return;
+      }
+      if (started) return refuse('One file per port.');
+      started = true;
+      clearTimeout(startTimer);
+      expected = message.size;
+      void this.startFromPort(port, message, tabId ?? -1, sender.url, access, {
+        post,
+        refuse,
+        signal: abort.signal,
+        next: async () => {
+          while (pending.length === 0) {
+            if (abort.signal.aborted) throw abort.signal.reason;
+            await new Promise<void>((resolve) => (wake = resolve));
+            wake = null;
+          }
+          return pending.shift()!;
+        },
+        uploaded: () => received === expected && pending.length === 0,
+      });
+    });
+  }
+
+  private async startFromPort(
+    port: chrome.runtime.Port,
+    start: Extract<CloakClientMessage, { type: 'start' }>,
+    tabId: number,
+    senderUrl: string | undefined,
+    access: 'content' | 'extension',
+    io: {
+      post(message: CloakServiceMessage): boolean;
+      refuse(message: string): void;
+      signal: AbortSignal;
+      next(): Promise<string>;
+      uploaded(): boolean;
+    },
+  ): Promise<void> {
+    // The site from the browser-set sender URL, never from the message; the strength from its settings unless the
+    // request names one of the allowed values (validated by isCloakClientMessage).
+    let strength: Strength = start.strength ?? 'mid';
+    if (access === 'content') {
+      const site = siteKeyForUrl(senderUrl);
+      const settings = await this.deps.settings.get();
+      const siteSettings = site ? siteSettingsFor(settings, site) : { ...settings.otherSites, enabled: false };
+      if (!siteSettings.enabled) return io.refuse('Face Cloak is off for this site.');
+      strength = start.strength ?? siteSettings.strength;
+    }
+    if ([...this.jobs.values()].filter((job) => job.tabId === tabId).length >= MAX_JOBS_PER_TAB) {
+      return io.refuse(`At most ${MAX_JOBS_PER_TAB} photos at a time per tab.`);
+    }
+    if (this.bytesInFlight + start.size > MAX_BYTES_IN_FLIGHT) {
+      return io.refuse('Too many photos are being protected at once; try again in a moment.');
+    }
+
+    let outcome: RunOutcome;
+    try {
+      outcome = await this.runJob({
+        tabId,
+        size: start.size,
+        strength,
+        signal: io.signal,
+        onProgress: (progress) => io.post({ type: 'progress', progress }),
+        upload: async (send) => {
+          const deadline = setTimeout(() => io.refuse('The photo did not arrive in time.'), UPLOAD_TIMEOUT_MS);
+          try {
+            while (!io.uploaded()) await send(await io.next());
+          } finally {
+            clearTimeout(deadline);
+          }
+        },
+      });
+    } catch (error) {
+      outcome = { ok: false, failure: engineUnreachable(error) };
+    }
+    if (!outcome.ok) {
+      io.post({ type: 'error', failure: outcome.failure });
+      return;
+    }
+    if (!io.post({ type: 'result', summary: outcome.summary })) return;
+    if (outcome.summary.unchanged) return;
+    try {
+      await outcome.take((data) => {
+        if (!io.post({ type: 'chunk', data })) throw new DOMException('The requester left', 'AbortError');
+      });
+    } catch (error) {
+      if (!io.signal.aborted) io.post({ type: 'error', failure: engineUnreachable(error) });
+    }
+  }
+
+  /**
+   * Runs one job in the offscreen document: open, upload, run, and hand back a `take` that reads the output. The
+   * document is held (OffscreenHost.use) until `take` is done, and the job is released in the document at the end
+   * whatever happened. Cancellation (signal) is forwarded to the document at once. Rejects only when the document
+   * could not be reached (closed mid-job, or could not start).
+   */
+  private async runJob(args: {
+    tabId: number;
+    size: number;
+    strength: Strength;
+    signal?: AbortSignal;
+    onProgress(progress: CloakProgress): void;
+    upload(send: (data: string) => Promise<void>): Promise<void>;
+  }): Promise<RunOutcome> {
+    const cancelled: RunOutcome = { ok: false, failure: { code: 'cancelled', message: 'Cloaking was cancelled.' } };
+    if (args.signal?.aborted) return cancelled;
+    const id = crypto.randomUUID();
+    this.jobs.set(id, { id, tabId: args.tabId, size: args.size, onProgress: args.onProgress });
+    this.bytesInFlight += args.size;
+    const release = () => {
+      if (!this.jobs.delete(id)) return;
+      this.bytesInFlight -= args.size;
+      args.signal?.removeEventListener('abort', release);
+      // Cancels the job there if it is still queued or running, and frees its bytes.
+      void sendMessage('offscreen:cloakRelease', { job: id }).catch(() => undefined);
+    };
+    args.signal?.addEventListener('abort', release, { once: true });
+
+    // use() must span the whole job, reading the output included, or the idle close could take the document (and
+    // the output) away in between; but the caller needs the run's result before that. Hence two deferreds.
+    const result = deferred<CloakRunResult>();
+    const taken = deferred<void>();
+    const held = this.deps.offscreen.use(async () => {
+      await sendMessage('offscreen:cloakStart', { job: id, size: args.size, strength: args.strength });
+      let offset = 0;
+      await args.upload(async (data) => {
+        args.signal?.throwIfAborted();
+        await sendMessage('offscreen:cloakChunk', { job: id, offset, data });
+        offset += base64DecodedLength(data);
+      });
+      const run = await sendMessage('offscreen:cloakRun', { job: id });
+      result.resolve(run);
+      if (run.ok && !run.summary.unchanged) await taken.promise;
+    });
+    held.catch((error: unknown) => result.reject(error));
+
+    let run: CloakRunResult;
+    try {
+      run = await result.promise;
+    } catch (error) {
+      release();
+      if (args.signal?.aborted) return cancelled;
+      throw error;
+    }
+    if (!run.ok) {
+      release();
+      return args.signal?.aborted ? cancelled : run;
+    }
+    if (run.summary.unchanged) {
+      release();
+      return { ok: true, summary: run.summary, take: async () => undefined };
+    }
+    const { summary } = run;
+    return {
+      ok: true,
+      summary,
+      take: async (sink) => {
+        try {
+          for (let offset = 0; offset < summary.size; offset += CLOAK_CHUNK_BYTES) {
+            args.signal?.throwIfAborted();
+            const { data } = await sendMessage('offscreen:cloakTake', { job: id, offset, length: CLOAK_CHUNK_BYTES });
+            sink(data);
+          }
+        } finally {
+          taken.resolve();
+          release();
+          await held.catch(() => undefined);
+        }
+      },
+    };
+  }
+}
+
+type RunOutcome =
+  | { ok: true; summary: CloakSummary; take(sink: (data: string) => void): Promise<void> }
+  | { ok: false; failure: CloakFailure };
+
+function deferred<T>(): { promise: Promise<T>; resolve(value: T): void; reject(error: unknown): void } {
+  let resolve!: (value: T) => void;
+  let reject!: (error: unknown) => void;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
+}
+
+function engineUnreachable(error: unknown): CloakFailure {
+  if (error instanceof MessageError && error.code === 'no-receiver') {
+    // The offscreen document went away mid-job (closed, crashed, or the extension was reloaded).
+    return { code: 'engine-failed', message: 'The cloak engine stopped before it finished this photo.' };
+  }
+  if (error instanceof DOMException && error.name === 'AbortError') {
+    return { code: 'cancelled', message: 'Cloaking was cancelled.' };
+  }
+  const detail = error instanceof Error ? error.message : String(error);
+  return { code: 'engine-failed', message: `The cloak engine could not be reached: ${detail}` };
+}
+
+function splitBase64(bytes: Uint8Array): string[] {
+  const chunks: string[] = [];
+  for (let offset = 0; offset < bytes.length; offset += CLOAK_CHUNK_BYTES) {
+    chunks.push(bytesToBase64(bytes.subarray(offset, offset + CLOAK_CHUNK_BYTES)));
+  }
+  return chunks;
+}

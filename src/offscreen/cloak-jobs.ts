@@ -1,0 +1,266 @@
+/**
+ * Cloak jobs inside the offscreen document: receive a file in chunks, decode it, cloak it with the one warm engine,
+ * encode it in its own format, and hand the output back in chunks. Driven by the background through the
+ * 'offscreen:cloak*' messages (src/shared/messages.ts); the background owns the requester, this side owns the bytes.
+ *
+ * One cloak runs at a time (tfjs runs its kernels on one thread or one GPU queue; two interleaved cloaks would both
+ * take twice as long), the others wait in a FIFO with phase 'queued'. The engine (detector + ensemble, a few hundred
+ * MB) is created at the first job and reused until the document closes.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { type CloakEngine, createCloakEngine, productEnsemble } from '../engine/cloak/engine.ts';
+import { decodeImageBrowser } from '../engine/image/decode-browser.ts';
+import { encodeImageBrowser, mimeOf, outputFormatFor } from '../engine/image/encode-browser.ts';
+import { ImageError } from '../engine/image/types.ts';
+import { readModelFileBrowser } from '../engine/models/read-browser.ts';
+import {
+  type CloakChunkPayload,
+  type CloakFailure,
+  type CloakProgress,
+  type CloakRunResult,
+  type CloakStartPayload,
+  type CloakSummary,
+  type CloakTakePayload,
+  CLOAK_CHUNK_BYTES,
+  MAX_CLOAK_FILE_BYTES,
+  base64DecodedLength,
+  base64Into,
+  bytesToBase64,
+} from '../shared/messages.ts';
+import type { Strength } from '../shared/settings.ts';
+
+/** A finished job's output waits this long for the background to take it, then is dropped (requester gone). */
+const OUTPUT_TTL_MS = 120_000;
+/** An opened job whose file never completes is dropped after this long (the background died mid-upload). */
+const UPLOAD_TTL_MS = 120_000;
+
+interface Job {
+  id: string;
+  strength: Strength;
+  input: Uint8Array;
+  received: number;
+  state: 'uploading' | 'queued' | 'running' | 'done';
+  abort: AbortController;
+  output: Uint8Array | null;
+  expiry: ReturnType<typeof setTimeout> | undefined;
+}
+
+/** Where progress goes; returns false when nobody wants the job any more (it is then cancelled). */
+export type ProgressSink = (job: string, progress: CloakProgress) => Promise<boolean>;
+
+export class CloakJobs {
+  private readonly jobs = new Map<string, Job>();
+  private engine: Promise<CloakEngine> | null = null;
+  /** The FIFO: each job's run chains onto the previous one. */
+  private tail: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    /** Resolves once tfjs runs on its backend. */
+    private readonly backendReady: Promise<unknown>,
+    private readonly reportProgress: ProgressSink,
+  ) {}
+
+  get engineLoaded(): boolean {
+    return this.engine !== null;
+  }
+
+  start({ job: id, size, strength }: CloakStartPayload): void {
+    if (this.jobs.has(id)) throw new Error(`job ${id} exists already`);
+    if (!(Number.isSafeInteger(size) && size > 0 && size <= MAX_CLOAK_FILE_BYTES)) throw new Error(`bad size ${size}`);
+    const job: Job = {
+      id,
+      strength,
+      input: new Uint8Array(size),
+      received: 0,
+      state: 'uploading',
+      abort: new AbortController(),
+      output: null,
+      expiry: undefined,
+    };
+    this.jobs.set(id, job);
+    this.expireAfter(job, UPLOAD_TTL_MS);
+    // Load the models while the file is still arriving: the first job otherwise waits for both in turn.
+    void this.loadEngine().catch(() => undefined);
+  }
+
+  chunk({ job: id, offset, data }: CloakChunkPayload): void {
+    const job = this.get(id);
+    if (job.state !== 'uploading') throw new Error(`job ${id} is not receiving`);
+    // The background sends chunks in order; anything else is a bug there, not something to paper over.
+    if (offset !== job.received) throw new Error(`job ${id}: chunk at ${offset}, expected ${job.received}`);
+    if (base64DecodedLength(data) > job.input.length - offset) throw new Error(`job ${id}: chunk runs past the file`);
+    job.received += base64Into(data, job.input, offset);
+  }
+
+  /** Queues the job and resolves with its outcome once it ran; never rejects (failures are results). */
+  async run(id: string): Promise<CloakRunResult> {
+    const job = this.jobs.get(id);
+    if (!job) return failed({ code: 'engine-failed', message: 'The engine lost this photo (it was restarted).' });
+    if (job.state !== 'uploading' || job.received !== job.input.length) {
+      return failed({ code: 'engine-failed', message: `Only ${job.received} of ${job.input.length} bytes arrived.` });
+    }
+    clearTimeout(job.expiry);
+    job.state = 'queued';
+    const queuedAt = performance.now();
+    void this.progress(job, { phase: 'queued', face: 0, faces: 0, step: 0, steps: 0 });
+    const run = this.tail.then(() => this.process(job, queuedAt));
+    this.tail = run.catch(() => undefined);
+    return run;
+  }
+
+  take({ job: id, offset, length }: CloakTakePayload): { data: string } {
+    const job = this.get(id);
+    if (!job.output) throw new Error(`job ${id} has no output`);
+    if (!(Number.isSafeInteger(offset) && offset >= 0 && offset < job.output.length)) throw new Error(`bad offset ${offset}`);
+    const end = Math.min(job.output.length, offset + Math.min(length, CLOAK_CHUNK_BYTES));
+    this.expireAfter(job, OUTPUT_TTL_MS); // Still being read: keep it.
+    return { data: bytesToBase64(job.output.subarray(offset, end)) };
+  }
+
+  /** Cancels a queued or running job and frees its bytes. */
+  release(id: string): void {
+    const job = this.jobs.get(id);
+    if (!job) return;
+    job.abort.abort(new DOMException('Cloaking was cancelled', 'AbortError'));
+    clearTimeout(job.expiry);
+    this.jobs.delete(id);
+  }
+
+  /** Live tensors, for the status message: must come back to the same number after every job. */
+  tensors(): number {
+    return tf.memory().numTensors;
+  }
+
+  private async process(job: Job, queuedAt: number): Promise<CloakRunResult> {
+    const signal = job.abort.signal;
+    const started = performance.now();
+    try {
+      signal.throwIfAborted();
+      const engine = await this.loadEngine();
+      signal.throwIfAborted();
+      job.state = 'running';
+      void this.progress(job, { phase: 'detecting', face: 0, faces: 0, step: 0, steps: 0 });
+
+      const decodeStarted = performance.now();
+      const image = await decodeImageBrowser(job.input);
+      const decodeMs = performance.now() - decodeStarted;
+      signal.throwIfAborted();
+
+      const outcome = await engine.cloak(image, {
+        strength: job.strength,
+        // Seeded by the file's content: uploading the same photo twice gives the same cloak, so nobody collects
+        // several independently cloaked copies of one photo to average the cloak away.
+        seed: await contentSeed(job.input),
+        signal,
+        onProgress: ({ face, faces, step, steps }) =>
+          void this.progress(job, { phase: 'cloaking', face: face + 1, faces, step, steps }),
+      });
+      const base = {
+        inputFormat: image.format,
+        width: image.width,
+        height: image.height,
+        strength: job.strength,
+        skippedSmallFaces: outcome.skippedSmallFaces.length,
+        faces: outcome.faces.map(({ box, region, ensembleSimilarity }) => ({
+          box: { x: box.x, y: box.y, width: box.width, height: box.height },
+          region,
+          ensembleSimilarity,
+        })),
+      };
+      const timings = {
+        queuedMs: started - queuedAt,
+        decodeMs,
+        detectMs: outcome.timings.detectMs,
+        cloakMs: outcome.timings.cloakMs,
+        encodeMs: 0,
+        totalMs: 0,
+      };
+      job.input = new Uint8Array(0); // The pixels are decoded; the file's bytes are not needed again.
+
+      if (outcome.faces.length === 0) {
+        // Nothing to cloak: the requester keeps its original file, bytes and all; nothing to send back.
+        timings.totalMs = performance.now() - started;
+        this.release(job.id);
+        const summary: CloakSummary = { ...base, unchanged: true, mime: '', size: 0, timings };
+        return { ok: true, summary };
+      }
+
+      signal.throwIfAborted();
+      void this.progress(job, { phase: 'encoding', face: 0, faces: outcome.faces.length, step: 0, steps: 0 });
+      const format = outputFormatFor(image.format);
+      const encodeStarted = performance.now();
+      const output = await encodeImageBrowser({ ...outcome.image, alpha: image.alpha }, format);
+      timings.encodeMs = performance.now() - encodeStarted;
+      timings.totalMs = performance.now() - started;
+      signal.throwIfAborted();
+
+      job.output = output;
+      job.state = 'done';
+      this.expireAfter(job, OUTPUT_TTL_MS);
+      const summary: CloakSummary = { ...base, unchanged: false, mime: mimeOf(format), size: output.length, timings };
+      return { ok: true, summary };
+    } catch (error) {
+      const failure = describeFailure(error, signal); // Before release(), which aborts the signal.
+      this.release(job.id);
+      return failed(failure);
+    }
+  }
+
+  private loadEngine(): Promise<CloakEngine> {
+    if (!this.engine) {
+      const loading = this.backendReady.then(() =>
+        createCloakEngine(readModelFileBrowser, { ensemble: productEnsemble }),
+      );
+      this.engine = loading;
+      // A failed load is not cached: the next job tries again (e.g. after a transient out-of-memory).
+      loading.catch(() => {
+        if (this.engine === loading) this.engine = null;
+      });
+    }
+    return this.engine;
+  }
+
+  private async progress(job: Job, progress: CloakProgress): Promise<void> {
+    let wanted = true;
+    try {
+      wanted = await this.reportProgress(job.id, progress);
+    } catch {
+      // The background is not reachable right now; it will either come back or the job expires.
+    }
+    if (!wanted) this.release(job.id);
+  }
+
+  private get(id: string): Job {
+    const job = this.jobs.get(id);
+    if (!job) throw new Error(`no job ${id}`);
+    return job;
+  }
+
+  private expireAfter(job: Job, ms: number): void {
+    clearTimeout(job.expiry);
+    job.expiry = setTimeout(() => {
+      console.warn(`[face-cloak] dropping cloak job ${job.id}: nobody came for it`);
+      this.release(job.id);
+    }, ms);
+  }
+}
+
+function failed(failure: CloakFailure): CloakRunResult {
+  return { ok: false, failure };
+}
+
+function describeFailure(error: unknown, signal: AbortSignal): CloakFailure {
+  if (signal.aborted) return { code: 'cancelled', message: 'Cloaking was cancelled.' };
+  if (error instanceof ImageError) return { code: 'bad-image', message: error.message, imageCode: error.code };
+  console.error('[face-cloak] cloaking failed:', error);
+  const detail = error instanceof Error ? error.message : String(error);
+  return { code: 'engine-failed', message: `The cloak engine failed: ${detail}` };
+}
+
+/** A 32-bit seed from the file's SHA-256. */
+async function contentSeed(bytes: Uint8Array): Promise<number> {
+  const part: Uint8Array<ArrayBuffer> =
+    bytes.buffer instanceof ArrayBuffer ? (bytes as Uint8Array<ArrayBuffer>) : new Uint8Array(bytes);
+  const digest = new DataView(await crypto.subtle.digest('SHA-256', part));
+  return digest.getUint32(0);
+}
