@@ -144,6 +144,59 @@ function phaseFilter(
   return out;
 }
 
+/**
+ * Backward filters already derived from a filter, by the filter's dataId and then by geometry.
+ *
+ * Why: the filters are the model's weights, the same on every step. Deriving one (a transposing copy) and the
+ * XNNPACK operator that packs it, keyed by the filter buffer's id inside the wasm Conv2D kernel, cost more than the
+ * convolution itself for small activations with large filters (7x7x1024 with 1x1x1024x1024: 40 ms per call
+ * uncached, vs about 5 ms for the convolution). Kept, a derived filter and its packed operator are built once.
+ * A dataId's contents never change (tfjs tensors are immutable; Variable.assign swaps in a new dataId), so the
+ * cache is only ever stale when the filter is freed, and it is freed with it (watchDisposal).
+ */
+const derivedFilters = new WeakMap<object, Map<string, tf.TensorInfo>>();
+const watchedBackends = new WeakSet<BackendWasm>();
+
+/** Frees the derived filters when the wasm backend frees the filter they come from. */
+function watchDisposal(wasm: BackendWasm) {
+  if (watchedBackends.has(wasm)) return;
+  watchedBackends.add(wasm);
+  const disposeData = wasm.disposeData.bind(wasm);
+  wasm.disposeData = (dataId: object, force?: boolean) => {
+    const released = disposeData(dataId, force);
+    const derived = released ? derivedFilters.get(dataId) : undefined;
+    if (derived) {
+      derivedFilters.delete(dataId);
+      for (const info of derived.values()) disposeData(info.dataId, true);
+    }
+    return released;
+  };
+}
+
+/** phaseFilter, once per filter buffer and geometry; the result belongs to the cache (never dispose it). */
+function backwardFilter(
+  wasm: BackendWasm,
+  filter: tf.TensorInfo,
+  g: ConvGeometry,
+  rows: { firstTap: number; taps: number; step: number },
+  cols: { firstTap: number; taps: number; step: number },
+): tf.TensorInfo {
+  watchDisposal(wasm);
+  // The shape is part of the key: a reshape shares its source's dataId.
+  const key = `${filter.shape}|${g.depthwise}|${rows.firstTap},${rows.taps},${rows.step}|${cols.firstTap},${cols.taps},${cols.step}`;
+  let derived = derivedFilters.get(filter.dataId);
+  if (!derived) {
+    derived = new Map();
+    derivedFilters.set(filter.dataId, derived);
+  }
+  let v = derived.get(key);
+  if (!v) {
+    v = phaseFilter(wasm, filter, g, rows, cols);
+    derived.set(key, v);
+  }
+  return v;
+}
+
 /** Runs the wasm forward kernel (Conv2D or DepthwiseConv2dNative) at stride 1 with explicit padding. */
 function forwardConv(
   wasm: BackendWasm,
@@ -178,10 +231,8 @@ function backpropByPhases(wasm: BackendWasm, forward: KernelFunc, dy: tf.TensorI
     const [cols] = colPhases;
     if (live(rows) && live(cols) && exact(rows) && exact(cols)) {
       // Stride 1 (the usual case): the correlation's output is dx itself.
-      const v = phaseFilter(wasm, filter, g, { ...rows, step: 1 }, { ...cols, step: 1 });
-      const dx = forwardConv(wasm, forward, dy, v, [rows.padBefore, rows.padAfter, cols.padBefore, cols.padAfter]);
-      dispose(wasm, [v]);
-      return dx;
+      const v = backwardFilter(wasm, filter, g, { ...rows, step: 1 }, { ...cols, step: 1 });
+      return forwardConv(wasm, forward, dy, v, [rows.padBefore, rows.padAfter, cols.padBefore, cols.padAfter]);
     }
   }
 
@@ -197,9 +248,8 @@ function backpropByPhases(wasm: BackendWasm, forward: KernelFunc, dy: tf.TensorI
       }
       const r = clamp(rows);
       const c = clamp(cols);
-      const v = phaseFilter(wasm, filter, g, { ...rows, step: g.strideHeight }, { ...cols, step: g.strideWidth });
+      const v = backwardFilter(wasm, filter, g, { ...rows, step: g.strideHeight }, { ...cols, step: g.strideWidth });
       const out = forwardConv(wasm, forward, dy, v, [r.before, r.after, c.before, c.after]);
-      dispose(wasm, [v]);
       // out: [batch, >= rows.length, width, inChannels]
       parts.push({ rows, cols, skipRows: r.skip, skipCols: c.skip, width: out.shape[2], out });
     }
@@ -249,9 +299,9 @@ function backpropByDilation(wasm: BackendWasm, forward: KernelFunc, dy: tf.Tenso
     }
   }
   const whole = (length: number) => ({ firstTap: 0, taps: length, step: 1 });
-  const v = phaseFilter(wasm, filter, g, whole(g.filterHeight), whole(g.filterWidth));
+  const v = backwardFilter(wasm, filter, g, whole(g.filterHeight), whole(g.filterWidth));
   const dx = forwardConv(wasm, forward, dilated, v, [rows.padBefore, rows.padAfter, cols.padBefore, cols.padAfter]);
-  dispose(wasm, [dilated, v]);
+  dispose(wasm, [dilated]);
   return dx;
 }
 

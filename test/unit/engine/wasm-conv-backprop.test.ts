@@ -130,23 +130,57 @@ test('padding wider than the filter (dy rows that only ever meet padding) still 
   assert.ok((await relativeDifference(d, tf.DepthwiseConv2dNativeBackpropInput)) < 1e-5);
 });
 
-test('the input gradients leave no tensors and no wasm buffers behind', async () => {
+test('the input gradients leave no tensors behind, and their cached filters go with the weights', async () => {
   await useBackend(['wasm']);
+  const tensors = tf.memory().numTensors;
+  const buffers = tf.engine().backend.numDataIds();
   const x = tf.randomNormal([1, 9, 10, 3]) as tf.Tensor4D;
   const w = tf.randomNormal([3, 3, 3, 4]) as tf.Tensor4D;
   const dw = tf.randomNormal([3, 3, 3, 1]) as tf.Tensor4D;
   const loss = (a: tf.Tensor, stride: number, pad: Pad) =>
     tf.add(tf.sum(tf.conv2d(a as tf.Tensor4D, w, stride, pad)), tf.sum(tf.depthwiseConv2d(a as tf.Tensor4D, dw, stride, pad)));
   const gradient = (stride: number, pad: Pad) => tf.grad((a: tf.Tensor) => loss(a, stride, pad))(x);
-  gradient(2, 'same').dispose(); // first call may allocate lasting state (kernel setup); count after it
-  const tensors = tf.memory().numTensors;
-  const buffers = tf.engine().backend.numDataIds();
+  const geometries: Array<[number, Pad]> = [1, 2].flatMap((stride) => ['same', 'valid', explicit(1, 0, 2, 1)].map((pad) => [stride, pad] as [number, Pad]));
   for (const strided of ['phases', 'dilate'] as const) {
     convBackpropOptions.strided = strided;
-    for (const stride of [1, 2]) for (const pad of ['same', 'valid', explicit(1, 0, 2, 1)] as Pad[]) gradient(stride, pad).dispose();
+    for (const [stride, pad] of geometries) gradient(stride, pad).dispose();
+  }
+  assert.equal(tf.memory().numTensors, tensors + 3, 'tensors leaked');
+  // Once the backward filters are derived (and cached), further gradients allocate nothing that outlives them.
+  const warm = tf.engine().backend.numDataIds();
+  for (const strided of ['phases', 'dilate'] as const) {
+    convBackpropOptions.strided = strided;
+    for (const [stride, pad] of geometries) gradient(stride, pad).dispose();
   }
   convBackpropOptions.strided = 'phases';
-  assert.equal(tf.memory().numTensors, tensors, 'tensors leaked');
-  assert.equal(tf.engine().backend.numDataIds(), buffers, 'wasm buffers leaked');
+  assert.equal(tf.engine().backend.numDataIds(), warm, 'wasm buffers leaked');
   tf.dispose([x, w, dw]);
+  assert.equal(tf.memory().numTensors, tensors, 'tensors leaked');
+  assert.equal(tf.engine().backend.numDataIds(), buffers, 'derived filters outlived their weights');
+});
+
+test('a cached backward filter is not reused for another shape of the same buffer', async () => {
+  // A reshape shares its source's dataId: [1,1,4,4] and [2,2,1,4] views of one buffer need different backward filters.
+  const weights = await tf.randomNormal([16], 0, 1, 'float32', 3).data();
+  const gradient = await tf.randomNormal([1, 6, 6, 4], 0, 1, 'float32', 4).data();
+  const attrs = (inputShape: number[]) => ({ strides: 1, pad: 'same', dataFormat: 'NHWC', inputShape }) as unknown as tf.NamedAttrMap;
+  const both = async () => {
+    const flat = tf.tensor(weights);
+    const dy = tf.tensor(gradient, [1, 6, 6, 4]);
+    const results = tf.tidy(() => [
+      tf.engine().runKernel(tf.Conv2DBackpropInput, { dy, filter: tf.reshape(flat, [1, 1, 4, 4]) }, attrs([1, 6, 6, 4])) as tf.Tensor,
+      tf.engine().runKernel(tf.Conv2DBackpropInput, { dy, filter: tf.reshape(flat, [2, 2, 1, 4]) }, attrs([1, 6, 6, 1])) as tf.Tensor,
+    ]);
+    const data = await Promise.all(results.map((r) => r.data()));
+    tf.dispose([flat, dy, ...results]);
+    return data;
+  };
+  await useBackend(['cpu']);
+  const cpu = await both();
+  await useBackend(['wasm']);
+  const wasm = await both();
+  for (const [k, expected] of cpu.entries()) {
+    assert.equal(wasm[k].length, expected.length);
+    for (let i = 0; i < expected.length; i++) assert.ok(Math.abs(wasm[k][i] - expected[i]) < 1e-4, `view ${k} element ${i}`);
+  }
 });
