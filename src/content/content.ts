@@ -1,8 +1,11 @@
 /**
- * Isolated-world content script (supported sites, document_start, all frames): the bridge between the MAIN-world
- * upload hook (src/content/main-world.ts) and the background. For now it keeps this site's settings current, which
- * the upload hook will consult; the "extension" issue adds the bridge itself.
+ * Isolated-world content script (supported sites, document_start, all frames): keeps this site's settings current
+ * and is the bridge between the MAIN-world upload hook (src/content/main-world.ts) and the extension: it receives
+ * the photos the page is about to get, has them cloaked (cloak-client.ts), shows the overlay, and hands the cloaked
+ * files back (isolated-bridge.ts).
  */
+import { startIsolatedBridge } from './isolated-bridge.ts';
 import { watchSiteSettings } from './site-settings.ts';
 
 watchSiteSettings();
+startIsolatedBridge();

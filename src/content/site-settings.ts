@@ -6,15 +6,28 @@ import { sendMessage, type SiteSettingsReply } from '../shared/messages.ts';
 import { onSettingsStored } from '../shared/settings-watch.ts';
 
 let current: SiteSettingsReply | null = null;
+const listeners: ((settings: SiteSettingsReply | null) => void)[] = [];
+let firstAnswer: Promise<void> | null = null;
 
 /** The last answer; null until the first one arrives (or when the extension is unreachable). */
 export function siteSettings(): SiteSettingsReply | null {
   return current;
 }
 
+/** Calls `listener` with every answer (null when the extension became unreachable). */
+export function onSiteSettings(listener: (settings: SiteSettingsReply | null) => void): void {
+  listeners.push(listener);
+}
+
+/** The settings once the first answer is in (null if it failed). */
+export async function siteSettingsReady(): Promise<SiteSettingsReply | null> {
+  await firstAnswer;
+  return current;
+}
+
 export function watchSiteSettings(): void {
   onSettingsStored(() => void refresh());
-  void refresh();
+  firstAnswer = refresh();
 }
 
 async function refresh(): Promise<void> {
@@ -26,4 +39,5 @@ async function refresh(): Promise<void> {
     current = null;
     console.debug('[face-cloak] could not read site settings:', error);
   }
+  for (const listener of listeners) listener(current);
 }

@@ -1,0 +1,46 @@
+/**
+ * Replaces built-in methods so that the replacement looks like the original to the page: same property flags, same
+ * `name` and `length`, no `prototype`, and `Function.prototype.toString` reports the original's
+ * "function click() { [native code] }". Sites and their anti-bot scripts check exactly these things; a replacement
+ * that fails them would break uploads or mark the person's browser as unusual.
+ */
+const { apply, defineProperty, getOwnPropertyDescriptor } = Reflect;
+const nativeToString = Function.prototype.toString;
+/** replacement -> the original it stands for */
+const originals = new WeakMap<object, object>();
+let toStringMasked = false;
+
+function maskToString(): void {
+  if (toStringMasked) return;
+  toStringMasked = true;
+  const toString = {
+    toString(this: unknown): string {
+      const original = typeof this === 'function' ? originals.get(this) : undefined;
+      // A non-function `this` makes the native throw its own TypeError, as it would without us.
+      return apply(nativeToString, original ?? this, []) as string;
+    },
+  }.toString;
+  replaceMethod(Function.prototype, 'toString', () => toString);
+}
+
+/**
+ * Replaces `target[name]` with `make(original)`. The replacement must be written as a method shorthand
+ * (`{ name(...) {...} }.name`) so it has no `prototype` and cannot be constructed, like a native method. Returns the
+ * original, or null when the browser does not have that method (nothing is patched then).
+ */
+export function replaceMethod<F extends (...args: never[]) => unknown>(
+  target: object,
+  name: string,
+  make: (original: F) => F,
+): F | null {
+  const descriptor = getOwnPropertyDescriptor(target, name);
+  if (!descriptor || typeof descriptor.value !== 'function') return null;
+  if (name !== 'toString') maskToString();
+  const original = descriptor.value as F;
+  const replacement = make(original);
+  defineProperty(replacement, 'name', { value: original.name, configurable: true });
+  defineProperty(replacement, 'length', { value: original.length, configurable: true });
+  originals.set(replacement, original);
+  defineProperty(target, name, { ...descriptor, value: replacement });
+  return original;
+}
