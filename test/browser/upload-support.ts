@@ -1,0 +1,295 @@
+/**
+ * Shared by the upload-*.test.ts files: fixture pages served on the real sites' hosts through `context.route` (no
+ * request leaves the browser), the test photos (read in place from ../shared/faces, face-less and non-image files
+ * made in a temporary folder outside the repository), trusted drops and pastes through CDP, and the checks on what a
+ * page received.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, extname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as esbuild from 'esbuild';
+import type { BrowserContext, Page } from 'playwright-core';
+import sharp from 'sharp';
+import { useBackend } from '../../src/engine/backends/backends.ts';
+import { type FaceDetector, createFaceDetector } from '../../src/engine/detect/detector.ts';
+import type { Box } from '../../src/engine/faces/types.ts';
+import { decodeImageNode } from '../../src/engine/image/decode-node.ts';
+import { readModelFileNode } from '../../src/engine/models/read-node.ts';
+import type { ExtensionHarness } from './harness.ts';
+import { sharedFacesDir } from '../support/photos.ts';
+
+const fixturesDir = fileURLToPath(new URL('./fixtures/', import.meta.url));
+
+/** Fixture page per host (all hosts the manifest's content scripts match). */
+export const SITES = {
+  x: 'https://x.com/compose/post',
+  bluesky: 'https://bsky.app/',
+  mastodon: 'https://mastodon.social/publish',
+  reddit: 'https://www.reddit.com/submit',
+  instagram: 'https://www.instagram.com/create/',
+  facebook: 'https://www.facebook.com/',
+} as const;
+
+const pageOfHost: Record<string, string> = {
+  'x.com': 'x.html',
+  'bsky.app': 'bluesky.html',
+  'mastodon.social': 'mastodon.html',
+  'www.reddit.com': 'reddit.html',
+  'www.instagram.com': 'widget:react-dialog',
+  'www.facebook.com': 'widget:react-dialog',
+};
+
+/** Widget pages, bundled from fixtures/widgets/<name>.ts and served at https://x.com/widgets/<name>. */
+export const WIDGETS = ['uppy', 'filepond', 'dropzone', 'react-dropzone', 'react-dialog'] as const;
+
+function widgetPage(name: string): string {
+  return readFileSync(join(fixturesDir, 'widgets', 'widget.html'), 'utf8').replaceAll('WIDGET', name);
+}
+
+/** Serves the fixture pages; bundles the widget pages (real npm upload widgets) once with esbuild. */
+export async function serveFixtures(context: BrowserContext): Promise<void> {
+  const bundles = new Map<string, { body: Buffer; contentType: string }>();
+  const result = await esbuild.build({
+    entryPoints: WIDGETS.map((name) => ({ in: join(fixturesDir, 'widgets', `${name}.ts`), out: name })),
+    bundle: true,
+    format: 'iife',
+    platform: 'browser',
+    target: 'chrome116',
+    outdir: '/widgets',
+    write: false,
+    minify: true,
+    logLevel: 'warning',
+    define: { 'process.env.NODE_ENV': '"production"' },
+    loader: { '.svg': 'dataurl' },
+  });
+  for (const file of result.outputFiles) {
+    bundles.set(`/widgets/${basename(file.path)}`, {
+      body: Buffer.from(file.contents),
+      contentType: file.path.endsWith('.css') ? 'text/css' : 'text/javascript',
+    });
+  }
+  for (const host of Object.keys(pageOfHost)) {
+    await context.route(`https://${host}/**`, (route) => {
+      const { pathname } = new URL(route.request().url());
+      if (pathname === '/fixture/recorder.js') {
+        return route.fulfill({ contentType: 'text/javascript', body: readFileSync(join(fixturesDir, 'recorder.js')) });
+      }
+      const bundle = bundles.get(pathname);
+      if (bundle) return route.fulfill({ contentType: bundle.contentType, body: bundle.body });
+      const widget = /^\/widgets\/([\w-]+)$/.exec(pathname)?.[1];
+      if (widget) return route.fulfill({ contentType: 'text/html', body: widgetPage(widget) });
+      if (pathname.startsWith('/widgets/') || pathname === '/favicon.ico') return route.fulfill({ status: 404, body: '' });
+      const page = pageOfHost[host];
+      const body = page.startsWith('widget:') ? widgetPage(page.slice(7)) : readFileSync(join(fixturesDir, page));
+      return route.fulfill({ contentType: 'text/html', body });
+    });
+  }
+}
+
+/** Sets every fixture site to strength `low` (the fastest cloak) through the background, as the popup would. */
+export async function useLowStrength(h: ExtensionHarness): Promise<void> {
+  const page = await h.openExtensionPage('engine-lab.html');
+  for (const site of ['x.com', 'bsky.app', 'mastodon.social', 'reddit.com', 'instagram.com', 'facebook.com']) {
+    const reply = await page.evaluate(
+      (s) => chrome.runtime.sendMessage({ faceCloak: 1, name: 'background:setSiteSettings', payload: { site: s, patch: { strength: 'low' } } }),
+      site,
+    );
+    assert.equal(reply.ok, true, JSON.stringify(reply));
+  }
+  await page.close();
+}
+
+export interface TestFiles {
+  dir: string;
+  /** Photos with one clear face (../shared/faces/celeb5, 300x300, read in place). */
+  faces: string[];
+  /** Face-less photos, made here. */
+  plain: string[];
+  /** A video and a PDF, which must pass untouched. */
+  video: string;
+  document: string;
+  /** Named .jpg, typed image/jpeg, but not an image: the engine cannot read it. */
+  broken: string;
+  cleanup(): void;
+}
+
+export async function makeTestFiles(plainCount = 20): Promise<TestFiles> {
+  const dir = mkdtempSync(join(tmpdir(), 'face-cloak-uploads-'));
+  const faces = ['celeb5/jerry_seinfeld/02.jpg', 'celeb5/elton_john/19.jpg', 'celeb5/ben_affleck/14.jpg'].map((f) =>
+    join(sharedFacesDir, f),
+  );
+  const plain: string[] = [];
+  for (let i = 0; i < plainCount; i++) {
+    // A smooth gradient with a few shapes: a photo-like JPEG the detector finds no face in.
+    const width = 160 + 8 * i;
+    const height = 120;
+    const data = Buffer.alloc(width * height * 3);
+    for (let y = 0; y < height; y++) {
+      for (let x = 0; x < width; x++) {
+        const o = (y * width + x) * 3;
+        data[o] = (x * 255) / width;
+        data[o + 1] = (y * 255) / height;
+        data[o + 2] = ((x + y + i * 13) % 64) * 4;
+      }
+    }
+    const path = join(dir, `landscape-${String(i).padStart(2, '0')}.jpg`);
+    writeFileSync(path, await sharp(data, { raw: { width, height, channels: 3 } }).jpeg({ quality: 90 }).toBuffer());
+    plain.push(path);
+  }
+  const video = join(dir, 'clip.mp4');
+  // An ISO BMFF header is enough for the type; nothing here plays it.
+  writeFileSync(video, Buffer.concat([Buffer.from('000000206674797069736f6d0000020069736f6d69736f32617663316d703431', 'hex'), Buffer.alloc(2048, 7)]));
+  const document = join(dir, 'notes.pdf');
+  writeFileSync(document, '%PDF-1.4\n% not really\n');
+  const broken = join(dir, 'broken.jpg');
+  writeFileSync(broken, Buffer.from('this is not a jpeg at all, just text pretending'));
+  return { dir, faces, plain, video, document, broken, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+export interface Received {
+  via: string;
+  name: string;
+  type: string;
+  size: number;
+  lastModified: number;
+  at: number;
+  /** Whether the event that brought the file was the browser's own; null when the page had no event (widgets). */
+  trusted: boolean | null;
+  base64?: string;
+}
+
+/** Waits until the page has recorded `count` files (bytes read) and returns them. */
+export async function waitForReceived(page: Page, count: number, timeoutMs = 240_000): Promise<Received[]> {
+  await page.waitForFunction(
+    (n) => window.fixture.received.length >= n && window.fixture.received.every((r) => r.base64 !== undefined),
+    count,
+    { timeout: timeoutMs, polling: 250 },
+  );
+  return page.evaluate(() => window.fixture.received.map((r) => ({ ...r })));
+}
+
+export async function resetReceived(page: Page): Promise<void> {
+  await page.evaluate(() => {
+    window.fixture.received.length = 0;
+    window.fixture.log.length = 0;
+  });
+}
+
+let detector: FaceDetector | null = null;
+
+/** Face boxes of a photo, by the engine's detector run here in Node (wasm). */
+export async function faceBoxes(bytes: Uint8Array): Promise<Box[]> {
+  if (!detector) {
+    await useBackend(['wasm']);
+    detector = await createFaceDetector(readModelFileNode);
+  }
+  const image = await decodeImageNode(bytes);
+  return (await detector.detect(image)).map((face) => face.box);
+}
+
+export function disposeDetector(): void {
+  detector?.dispose();
+  detector = null;
+}
+
+async function rgb(bytes: Uint8Array): Promise<{ data: Buffer; width: number; height: number }> {
+  const { data, info } = await sharp(bytes).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+  return { data, width: info.width, height: info.height };
+}
+
+/** Mean absolute difference per channel value (0..255) inside `box`, or over the rest of the image with `outside`. */
+function meanDiff(a: Buffer, b: Buffer, width: number, height: number, box: Box, outside: boolean): number {
+  let sum = 0;
+  let count = 0;
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const inBox = x >= box.x && x < box.x + box.width && y >= box.y && y < box.y + box.height;
+      if (inBox === outside) continue;
+      const o = (y * width + x) * 3;
+      sum += Math.abs(a[o] - b[o]) + Math.abs(a[o + 1] - b[o + 1]) + Math.abs(a[o + 2] - b[o + 2]);
+      count += 3;
+    }
+  }
+  return count ? sum / count : 0;
+}
+
+export interface CloakCheck {
+  faceDiff: number;
+  restDiff: number;
+}
+
+/**
+ * The page got a valid image of the original's size, name and type whose face region differs from the original's
+ * clearly more than the rest (a JPEG re-encode alone changes everything a little).
+ */
+export async function assertCloaked(got: Received, originalPath: string): Promise<CloakCheck> {
+  const original = new Uint8Array(readFileSync(originalPath));
+  assert.equal(got.name, basename(originalPath));
+  assert.equal(got.type, mimeOf(originalPath));
+  const bytes = Buffer.from(got.base64!, 'base64');
+  const [a, b] = await Promise.all([rgb(original), rgb(bytes)]);
+  assert.deepEqual([b.width, b.height], [a.width, a.height], 'same size');
+  const [face] = await faceBoxes(original);
+  assert.ok(face, `the original ${originalPath} has a face`);
+  const faceDiff = meanDiff(a.data, b.data, a.width, a.height, face, false);
+  const restDiff = meanDiff(a.data, b.data, a.width, a.height, face, true);
+  assert.ok(faceDiff > 0.5 && faceDiff > 1.5 * restDiff, `face region changed (face ${faceDiff.toFixed(2)}, rest ${restDiff.toFixed(2)})`);
+  return { faceDiff, restDiff };
+}
+
+/** The page got exactly the original file: same bytes, name and type. */
+export function assertUntouched(got: Received, originalPath: string): void {
+  assert.equal(got.name, basename(originalPath));
+  assert.equal(got.type, mimeOf(originalPath));
+  assert.ok(Buffer.from(got.base64!, 'base64').equals(readFileSync(originalPath)), `${got.name}: same bytes as the original`);
+}
+
+export function mimeOf(path: string): string {
+  return { '.jpg': 'image/jpeg', '.png': 'image/png', '.mp4': 'video/mp4', '.pdf': 'application/pdf' }[extname(path)] ?? '';
+}
+
+/**
+ * A trusted drop of `paths` at the centre of `selector` through CDP (Input.dispatchDragEvent), with a text part as a
+ * drag from another application might carry.
+ */
+export async function dropFiles(page: Page, paths: string[], point: { x: number; y: number }): Promise<void> {
+  const cdp = await page.context().newCDPSession(page);
+  try {
+    const data = { items: [{ mimeType: 'text/plain', data: 'dropped text' }], files: paths, dragOperationsMask: 1 };
+    for (const type of ['dragEnter', 'dragOver', 'drop'] as const) {
+      await cdp.send('Input.dispatchDragEvent', { type, x: point.x, y: point.y, data });
+    }
+  } finally {
+    await cdp.detach();
+  }
+}
+
+/** Puts an image and a text part on the clipboard (as copying an image in another app does), then Control+V. */
+export async function pasteImage(page: Page, path: string, text: string): Promise<void> {
+  await page.context().grantPermissions(['clipboard-read', 'clipboard-write'], { origin: new URL(page.url()).origin });
+  const png = await sharp(readFileSync(path)).png().toBuffer();
+  await page.evaluate(
+    async ({ base64, text: plain }) => {
+      const bytes = Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
+      await navigator.clipboard.write([
+        new ClipboardItem({ 'image/png': new Blob([bytes], { type: 'image/png' }), 'text/plain': new Blob([plain], { type: 'text/plain' }) }),
+      ]);
+    },
+    { base64: png.toString('base64'), text },
+  );
+  await page.keyboard.press('Control+V');
+}
+
+declare global {
+  interface Window {
+    fixture: {
+      received: Received[];
+      log: { via: string; count?: number; detail?: unknown; at: number }[];
+      record(via: string, files: FileList | File[] | File, event?: Event): Promise<void>;
+      note(via: string, detail: unknown): void;
+    };
+    fixtureClosedInput?: HTMLInputElement;
+  }
+}
