@@ -66,7 +66,7 @@ function dilatedPlan(inLength: number, dyLength: number, filterLength: number, s
   return { dilatedLength, padBefore, padAfter: inLength - dilatedLength - padBefore + filterLength - 1 };
 }
 
-export type StrideStrategy = 'phases' | 'dilate';
+export type StrideStrategy = 'auto' | 'phases' | 'dilate';
 
 interface ConvGeometry {
   batch: number;
@@ -197,6 +197,25 @@ function backwardFilter(
   return v;
 }
 
+/**
+ * Identity for wasm that shares its input's buffer (reference-counted) instead of copying it, as tfjs's cpu and
+ * webgl Identity kernels and wasm's own Reshape do.
+ *
+ * Why: while a gradient is recorded, tfjs's engine keeps every input a backward kernel needs through clone(), that
+ * is through Identity (engine.saveTensorsForBackwardMode), and wasm's Identity copies. So every forward pass under
+ * tf.grad copied all the convolution weights, and the filter reaching the backward kernels was a fresh buffer each
+ * step, which defeats the cache of derived backward filters above. Sharing is safe because no wasm kernel writes
+ * into an input buffer: a buffer's contents are fixed once the kernel that made it returns.
+ */
+export function identitySharingBuffer(copying: KernelFunc): KernelFunc {
+  return (args) => {
+    const { x } = args.inputs as { x: tf.TensorInfo };
+    if (!convBackpropOptions.identity || x.dtype === 'string') return copying(args);
+    (args.backend as BackendWasm).incRef(x.dataId);
+    return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+  };
+}
+
 /** Runs the wasm forward kernel (Conv2D or DepthwiseConv2dNative) at stride 1 with explicit padding. */
 function forwardConv(
   wasm: BackendWasm,
@@ -309,15 +328,33 @@ function backpropByDilation(wasm: BackendWasm, forward: KernelFunc, dy: tf.Tenso
  * Switches for bench/gradients/run.ts, which times the replacements against the kernels they replace (and the two
  * stride decompositions) in one process. The engine never changes them.
  */
-export const convBackpropOptions: { conv2d: boolean; depthwise: boolean; strided: StrideStrategy } = {
+export const convBackpropOptions: { conv2d: boolean; depthwise: boolean; identity: boolean; strided: StrideStrategy } = {
   conv2d: true,
+  identity: true,
   depthwise: true,
-  strided: 'phases',
+  strided: 'auto',
 };
 
+/**
+ * Picks the decomposition per geometry, from bench/gradients/run.ts --by-shape (Node wasm, 2 cores):
+ * - dx of a single pixel: null, i.e. the fallback kernel. It only visits the taps that meet x, while the
+ *   correlation also multiplies the padding (8 of 9 taps for a 3x3 SAME filter): 0.13 vs 0.4 ms for face-api's
+ *   1x1x256 layer, the only such shape in the zoo.
+ * - stride 1: the single correlation, 6-80x faster than the fallback on every other geometry in the zoo.
+ * - strided full convolutions: phases. Their cost is the multiplications, a quarter of zero-insertion's
+ *   (face-api 7x7 stride 2 on 150x150: 9 ms vs 35 ms dilated, 40 ms native).
+ * - strided depthwise convolutions: zero-insertion. With 9 multiplications per pixel the cost is memory traffic,
+ *   and four small convolutions plus interleaving them in JS move more than one convolution over the dilated dy
+ *   (faceres 112x112x64: 7 ms dilated vs 14 ms in phases, 22 ms for the JS loop).
+ */
 function backpropViaForward(wasm: BackendWasm, forward: KernelFunc, dy: tf.TensorInfo, filter: tf.TensorInfo, g: ConvGeometry) {
+  if (g.inHeight * g.inWidth === 1) return null;
   const strided = g.strideHeight > 1 || g.strideWidth > 1;
-  if (strided && convBackpropOptions.strided === 'dilate') return backpropByDilation(wasm, forward, dy, filter, g);
+  const strategy = convBackpropOptions.strided === 'auto' ? (g.depthwise ? 'dilate' : 'phases') : convBackpropOptions.strided;
+  if (strided && strategy === 'dilate') {
+    // Zero-insertion cannot express a padding wider than the filter; phases can.
+    return backpropByDilation(wasm, forward, dy, filter, g) ?? backpropByPhases(wasm, forward, dy, filter, g);
+  }
   return backpropByPhases(wasm, forward, dy, filter, g);
 }
 

@@ -15,7 +15,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import { conv2dBackpropInputViaForward, depthwiseBackpropInputViaForward } from './wasm-conv-backprop.ts';
+import { conv2dBackpropInputViaForward, depthwiseBackpropInputViaForward, identitySharingBuffer } from './wasm-conv-backprop.ts';
 
 type KernelArgs = {
   inputs: tf.NamedTensorInfoMap;
@@ -169,26 +169,30 @@ const kernels: Array<[string, (args: KernelArgs) => tf.TensorInfo]> = [
   [tf.UnsortedSegmentSum, unsortedSegmentSum],
 ];
 
-let replacedConv2dBackpropInput = false;
+let replacedNativeKernels = false;
+
+/** Re-registers a native wasm kernel with a replacement that receives the native one (its fallback). */
+function replaceNative(kernelName: string, replacement: (native: (args: KernelArgs) => tf.TensorInfo) => (args: KernelArgs) => tf.TensorInfo) {
+  const native = tf.getKernel(kernelName, 'wasm');
+  if (!native) return;
+  tf.unregisterKernel(kernelName, 'wasm');
+  const fallback = native.kernelFunc as unknown as (args: KernelArgs) => tf.TensorInfo;
+  tf.registerKernel({ ...native, kernelFunc: replacement(fallback) as unknown as tf.KernelFunc });
+}
 
 /**
- * Registers the missing backward kernels for the wasm backend, and replaces the native Conv2DBackpropInput with one
- * built on the XNNPACK forward Conv2D (wasm-conv-backprop.ts), keeping the native one as its fallback. Idempotent;
- * call it before the wasm backend initialises, so that the native kernel's setup (binding its C++ function) runs.
+ * Registers the missing backward kernels for the wasm backend, and replaces two native ones (wasm-conv-backprop.ts):
+ * Conv2DBackpropInput with one built on the XNNPACK forward Conv2D, keeping the native one as its fallback, and
+ * Identity with one that shares buffers instead of copying them. Idempotent; call it before the wasm backend
+ * initialises, so that the native kernels' setup (binding their C++ functions) runs.
  */
 export function registerWasmGradientKernels(): void {
   for (const [kernelName, kernelFunc] of kernels) {
     if (tf.getKernel(kernelName, 'wasm')) continue;
     tf.registerKernel({ kernelName, backendName: 'wasm', kernelFunc: kernelFunc as unknown as tf.KernelFunc });
   }
-  const native = tf.getKernel(tf.Conv2DBackpropInput, 'wasm');
-  if (native && !replacedConv2dBackpropInput) {
-    replacedConv2dBackpropInput = true;
-    tf.unregisterKernel(tf.Conv2DBackpropInput, 'wasm');
-    const fallback = native.kernelFunc as unknown as (args: KernelArgs) => tf.TensorInfo;
-    tf.registerKernel({
-      ...native,
-      kernelFunc: conv2dBackpropInputViaForward(fallback) as unknown as tf.KernelFunc,
-    });
-  }
+  if (replacedNativeKernels) return;
+  replacedNativeKernels = true;
+  replaceNative(tf.Conv2DBackpropInput, conv2dBackpropInputViaForward);
+  replaceNative(tf.Identity, identitySharingBuffer);
 }
