@@ -4,7 +4,7 @@
  *
  * To plug in another cloaker (the real cloak engine), add a factory to `cloakerFactories`.
  */
-import { strengthSettings, type TransformSampler } from '../../src/engine/cloak/cloak.ts';
+import { type StrengthSetting, strengthSettings, type TransformSampler } from '../../src/engine/cloak/cloak.ts';
 import { createCloakEngine } from '../../src/engine/cloak/engine.ts';
 import type { Box, RecognizerId } from '../../src/engine/faces/types.ts';
 import { createFaceDetector } from '../../src/engine/detect/detector.ts';
@@ -109,6 +109,8 @@ export interface CloakerContext {
   noiseEpsilon: number;
   /** The cloak engine's per-step transformation; the engine's default sampler when absent, null for none. */
   sampleTransform?: TransformSampler | null;
+  /** Overrides of the strengths' budget, for sweeps. */
+  budget?: Partial<StrengthSetting>;
 }
 
 /** Every cloaker the benchmark can run, by id. */
@@ -140,15 +142,16 @@ for (const strength of ['low', 'mid', 'high'] as const) {
   for (const [name, { ensemble, heldOut }] of Object.entries(cloakEnsembles)) {
     cloakerFactories[`cloak-${strength}-${name}`] = async (ctx) => {
       const engine = await createCloakEngine(ctx.readModelFile, { ensemble, sampleTransform: ctx.sampleTransform });
-      const { epsilon, steps } = strengthSettings[strength];
+      const budget = { ...strengthSettings[strength], ...ctx.budget };
       return {
         id: `cloak-${strength}-${name}`,
         describe:
-          `the cloak engine at ${strength} (L-inf ${epsilon}/255, ${steps} steps) against ${ensemble.join(' + ')}; ` +
+          `the cloak engine at ${strength} (L-inf ${budget.epsilon}/255, ${budget.flatShare} of it on flat skin, face SSIM >= ` +
+          `${budget.minFaceSsim}, ${budget.steps} steps) against ${ensemble.join(' + ')}; ` +
           `held out, the only honest judges: ${heldOut.join(', ')}; re-encoded as JPEG q92 4:4:4 (PNG stays PNG)`,
         async cloak(file, info) {
           const image = await decodeImageNode(file);
-          const outcome = await engine.cloak(image, { strength, seed: info.seed });
+          const outcome = await engine.cloak(image, { strength, seed: info.seed, budget: ctx.budget });
           return encodeImageNode(outcome.image, image.format === 'png' ? 'png' : 'jpeg', { quality: 92 });
         },
         dispose: () => engine.dispose(),

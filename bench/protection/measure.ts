@@ -14,7 +14,8 @@ import { readModelFileNode } from '../../src/engine/models/read-node.ts';
 import { createFaceAnalyzer } from '../../src/engine/pipeline.ts';
 import { type FixturePhoto, readPhoto } from '../lib/fixtures.ts';
 import { deriveSeed } from '../lib/prng.ts';
-import { cropInside, psnr, ssim } from '../lib/quality.ts';
+import { cropInside, psnr, ssim } from '../../src/engine/image/quality.ts';
+import type { StrengthSetting } from '../../src/engine/cloak/cloak.ts';
 import { createCloakers } from './cloakers.ts';
 import { selectDefenses } from './defenses.ts';
 import type { Embeddings, Observation, PhotoResult, QualityRecord } from './evaluate.ts';
@@ -26,6 +27,8 @@ export interface MeasureConfig {
   defenses: string;
   recognizers: RecognizerId[];
   noiseEpsilon: number;
+  /** Overrides of the cloak strengths' budget (--cloak-budget). */
+  cloakBudget?: Partial<StrengthSetting>;
   cloakSeed: number;
   minIou: number;
   facesDir: string;
@@ -99,7 +102,7 @@ export async function createMeasurer(config: MeasureConfig): Promise<Measurer> {
   const t0 = performance.now();
   const backend = await useBackend(['wasm']);
   const analyzer = await createFaceAnalyzer(readModelFileNode, { recognizers: config.recognizers });
-  const cloakers = await createCloakers(config.cloakers, { readModelFile: readModelFileNode, noiseEpsilon: config.noiseEpsilon });
+  const cloakers = await createCloakers(config.cloakers, { readModelFile: readModelFileNode, noiseEpsilon: config.noiseEpsilon, budget: config.cloakBudget });
   const defenses = selectDefenses(config.defenses);
   timings.loadMs = performance.now() - t0;
 

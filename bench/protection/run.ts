@@ -22,6 +22,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
 import sharp from 'sharp';
+import type { StrengthSetting } from '../../src/engine/cloak/cloak.ts';
 import type { RecognizerId } from '../../src/engine/faces/types.ts';
 import { modelManifest, recognizerEntry } from '../../src/engine/models/manifest.ts';
 import { recognizerIds } from '../../src/engine/recognizers/zoo.ts';
@@ -46,12 +47,26 @@ const usage = `usage: npx tsx bench/protection/run.ts [options]
   --thresholds FILE          JSON {recognizerId: cosine} (or {thresholds: {...}}) at 1% FAR; else the model
                              manifest's thresholdAt1PctFar; else computed here from clean impostor pairs
   --eps N                    noise cloaker L-inf bound in 8-bit levels (default 8)
+  --cloak-budget LIST        override the cloak strengths' budget, e.g. eps=10,flat=0.3,steps=16,ssim=0.95 (sweeps)
   --cloak-seed N             base seed of the per-photo cloak seeds (default 0)
   --min-iou X                smallest IoU for a re-detected face to be the same face (default ${DEFAULT_MIN_IOU})
   --faces DIR                fixtures folder (default ${defaultFacesDir()})
   --out FILE                 results JSON (default bench/results/protection-<timestamp>.json)
   --workers N                measure photos in N worker processes, each with its own models (default 1)
   --keep-temp                keep the temp folder with the cloaked files`;
+
+/** `eps=10,steps=16,ssim=0.95` -> a partial StrengthSetting. */
+function parseCloakBudget(spec: string): Partial<StrengthSetting> {
+  const keys: Record<string, keyof StrengthSetting> = { eps: 'epsilon', flat: 'flatShare', steps: 'steps', ssim: 'minFaceSsim' };
+  const budget: Partial<StrengthSetting> = {};
+  for (const part of spec.split(',')) {
+    const [key, value] = part.split('=');
+    const number = Number(value);
+    if (!(key in keys) || !Number.isFinite(number)) throw new Error(`--cloak-budget: cannot read '${part}' (keys: eps, flat, steps, ssim)`);
+    budget[keys[key]] = number;
+  }
+  return budget;
+}
 
 function parseOptions() {
   const { values } = parseArgs({
@@ -65,6 +80,7 @@ function parseOptions() {
       thresholds: { type: 'string' },
       eps: { type: 'string', default: '8' },
       'cloak-seed': { type: 'string', default: '0' },
+      'cloak-budget': { type: 'string' },
       'min-iou': { type: 'string', default: String(DEFAULT_MIN_IOU) },
       faces: { type: 'string' },
       out: { type: 'string' },
@@ -105,6 +121,7 @@ function parseOptions() {
     thresholdsFile: values.thresholds,
     eps,
     cloakSeed: int(values['cloak-seed'], 'cloak-seed', 0),
+    cloakBudget: values['cloak-budget'] ? parseCloakBudget(values['cloak-budget']) : undefined,
     minIou,
     facesDir: values.faces ?? defaultFacesDir(),
     out: values.out ? resolve(values.out) : join(repoRoot, 'bench', 'results', `protection-${stamp}.json`),
@@ -306,6 +323,7 @@ async function main(): Promise<void> {
     recognizers: opts.recognizers,
     noiseEpsilon: opts.eps,
     cloakSeed: opts.cloakSeed,
+    cloakBudget: opts.cloakBudget,
     minIou: opts.minIou,
     facesDir: fixtures.dir,
     tempDir,
@@ -381,6 +399,7 @@ async function main(): Promise<void> {
       cloakers,
       noiseEpsilon: opts.eps,
       cloakSeed: opts.cloakSeed,
+      cloakBudget: opts.cloakBudget ?? null,
       defenses: opts.defenses.map((d) => ({ id: d.id, describe: d.describe })),
       recognizers: opts.recognizers.map((r) => {
         const e = recognizerEntry(r);

@@ -62,7 +62,7 @@ try {
       const bytes = await encodeImageNode({ ...outcome.image, alpha: image.alpha }, format, { quality: 92 });
       const name = format === outputFormat[image.format] ? basename(file) : `${basename(file, extname(file))}.png`;
       await writeFile(join(values.out, name), bytes);
-      const faces = outcome.faces.map((f) => `${Math.round(f.box.width)}px sim ${f.ensembleSimilarity.toFixed(2)}`).join(', ');
+      const faces = outcome.faces.map((f) => `${Math.round(f.box.width)}px: ensemble similarity ${f.ensembleSimilarity.toFixed(2)}, face SSIM ${f.faceSsim.toFixed(3)}${f.scaledBy < 1 ? ` (scaled x${f.scaledBy.toFixed(2)})` : ""}`).join(', ');
       const skipped = outcome.skippedSmallFaces.length ? `, ${outcome.skippedSmallFaces.length} too small to cloak` : '';
       const ms = Math.round(performance.now() - started);
       console.log(`${file}: ${outcome.faces.length} face(s) cloaked${faces ? ` (${faces})` : ''}${skipped}, ${ms} ms -> ${join(values.out, name)}`);

@@ -589,6 +589,21 @@ export function resizeRoundTrip(x: tf.Tensor4D, scale: number): tf.Tensor4D {
 }
 
 /**
+ * Resizes [N, H, W, C] to height x width: area averaging along an axis that shrinks, bilinear (half-pixel centres)
+ * along one that grows. Exact gradient on every backend (banded matrix products, see resampleAxis).
+ */
+export function resizeTo(x: tf.Tensor4D, height: number, width: number): tf.Tensor4D {
+  assertImage(x, 'resizeTo');
+  const [, h, w] = x.shape;
+  const along = (length: number, out: number) =>
+    cachedResampler(`to ${length} ${out}`, () => (out <= length ? areaResampler(length, out) : linearResampler(length, out)));
+  return tf.tidy(() => {
+    const rows = h === height ? tf.clone(x) : resampleAxis(x, 1, along(h, height));
+    return w === width ? rows : resampleAxis(rows, 2, along(w, width));
+  });
+}
+
+/**
  * Integer translation: output(y, x) = input(clamp(y - dy), clamp(x - dx)), i.e. the content moves dx pixels right
  * and dy down, with edge (replicate) padding filling the uncovered border. Size kept. Linear in `x`.
  */

@@ -6,9 +6,9 @@
  *  - PSNR over all three RGB channels, peak 255; Infinity for identical images.
  * Luma is BT.601: Y = 0.299 R + 0.587 G + 0.114 B.
  */
-import type { Box } from '../../src/engine/faces/types.ts';
-import { cropRgb } from '../../src/engine/image/pixels.ts';
-import type { RgbImage } from '../../src/engine/image/types.ts';
+import type { Box } from '../faces/types.ts';
+import { cropRgb } from './pixels.ts';
+import type { RgbImage } from './types.ts';
 
 export interface GrayImage {
   width: number;

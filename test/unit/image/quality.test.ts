@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { cropInside, luma, psnr, ssim, ssimGray } from '../../../bench/lib/quality.ts';
+import { cropInside, luma, psnr, ssim, ssimGray } from '../../../src/engine/image/quality.ts';
 import { mulberry32 } from '../../../bench/lib/prng.ts';
 
 function texture(width: number, height: number) {
