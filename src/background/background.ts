@@ -5,7 +5,7 @@
  */
 import { handleMessages } from '../shared/messages.ts';
 import { CloakService } from './cloak-service.ts';
-import { registerContextMenu } from './context-menu.ts';
+import { createProtectImage, registerContextMenu } from './context-menu.ts';
 import { OffscreenHost } from './offscreen-host.ts';
 import { createRouter } from './router.ts';
 import { SettingsStore } from './settings-store.ts';
@@ -14,14 +14,11 @@ const settings = new SettingsStore();
 const offscreen = new OffscreenHost();
 const cloaks = new CloakService({ settings, offscreen });
 
-handleMessages<'background'>(createRouter({ settings, offscreen, cloaks }));
-cloaks.listen();
+const protectImage = createProtectImage({ settings, cloaks });
 
-registerContextMenu(async () => ({
-  status: 'unavailable',
-  // Not faked: there is no cloak handler in the offscreen document yet. The engine issue adds 'offscreen:cloak'.
-  reason: 'not yet available: the cloaking engine has not landed in the extension yet (no offscreen:cloak handler)',
-}));
+handleMessages<'background'>(createRouter({ settings, offscreen, cloaks, protectImage }));
+cloaks.listen();
+registerContextMenu(protectImage);
 
 chrome.runtime.onInstalled.addListener(() => {
   // Migrate (or create) stored settings right after an install or update, not at the first popup open.

@@ -26,7 +26,6 @@ import {
   type CloakSummary,
   MessageError,
   base64DecodedLength,
-  base64Into,
   bytesToBase64,
   isCloakClientMessage,
   sendMessage,
@@ -50,10 +49,6 @@ export interface CloakRequest {
   onProgress?: (progress: CloakProgress) => void;
   signal?: AbortSignal;
 }
-
-export type CloakResponse =
-  | { ok: true; summary: CloakSummary; bytes: Uint8Array | null }
-  | { ok: false; failure: CloakFailure };
 
 interface Job {
   id: string;
@@ -85,15 +80,15 @@ export class CloakService {
   }
 
   /**
-   * Cloaks bytes the background already holds (the context menu's image). Resolves with the outcome, never rejects
-   * for a failed cloak (that is a result), and rejects only if the offscreen document cannot be reached at all.
+   * Cloaks bytes the background already holds (the context menu's image). Resolves with the outcome (a failed cloak
+   * is a result); rejects only when the offscreen document cannot be reached. On success the caller must call
+   * `take` or `withObjectUrl` once: the job (and the document) is held until then.
    */
-  async cloakBytes(request: CloakRequest): Promise<CloakResponse> {
+  cloak(request: CloakRequest): Promise<RunOutcome> {
     const chunks = splitBase64(request.bytes);
-    const size = request.bytes.length;
-    const outcome = await this.runJob({
+    return this.runJob({
       tabId: -1,
-      size,
+      size: request.bytes.length,
       strength: request.strength,
       onProgress: (p) => request.onProgress?.(p),
       signal: request.signal,
@@ -101,14 +96,6 @@ export class CloakService {
         for (const data of chunks) await send(data);
       },
     });
-    if (!outcome.ok) return outcome;
-    if (outcome.summary.unchanged) return { ok: true, summary: outcome.summary, bytes: null };
-    const bytes = new Uint8Array(outcome.summary.size);
-    let offset = 0;
-    await outcome.take((data) => {
-      offset += base64Into(data, bytes, offset);
-    });
-    return { ok: true, summary: outcome.summary, bytes };
   }
 
   private accept(port: chrome.runtime.Port): void {
@@ -309,9 +296,15 @@ export class CloakService {
     }
     if (run.summary.unchanged) {
       release();
-      return { ok: true, summary: run.summary, take: async () => undefined };
+      const nothing = () => Promise.reject(new Error('an unchanged photo has no output'));
+      return { ok: true, summary: run.summary, take: async () => undefined, withObjectUrl: nothing };
     }
     const { summary } = run;
+    const finish = async () => {
+      taken.resolve();
+      release();
+      await held.catch(() => undefined);
+    };
     return {
       ok: true,
       summary,
@@ -323,17 +316,31 @@ export class CloakService {
             sink(data);
           }
         } finally {
-          taken.resolve();
-          release();
-          await held.catch(() => undefined);
+          await finish();
+        }
+      },
+      withObjectUrl: async (use) => {
+        try {
+          args.signal?.throwIfAborted();
+          const { url } = await sendMessage('offscreen:cloakObjectUrl', { job: id });
+          return await use(url);
+        } finally {
+          await finish(); // Revokes the URL: `use` must be done reading it.
         }
       },
     };
   }
 }
 
-type RunOutcome =
-  | { ok: true; summary: CloakSummary; take(sink: (data: string) => void): Promise<void> }
+export type RunOutcome =
+  | {
+      ok: true;
+      summary: CloakSummary;
+      /** Reads the output in base64 chunks, then ends the job. Nothing to read when `summary.unchanged`. */
+      take(sink: (data: string) => void): Promise<void>;
+      /** Lends a blob: URL of the output to `use`, then ends the job (and revokes the URL). */
+      withObjectUrl<T>(use: (url: string) => Promise<T>): Promise<T>;
+    }
   | { ok: false; failure: CloakFailure };
 
 function deferred<T>(): { promise: Promise<T>; resolve(value: T): void; reject(error: unknown): void } {

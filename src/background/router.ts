@@ -5,6 +5,7 @@
 import { type HandlerMap, sendMessage } from '../shared/messages.ts';
 import { siteKeyForUrl, siteSettingsFor } from '../shared/settings.ts';
 import type { CloakService } from './cloak-service.ts';
+import type { ProtectImage } from './context-menu.ts';
 import type { OffscreenHost } from './offscreen-host.ts';
 import type { SettingsStore } from './settings-store.ts';
 
@@ -15,6 +16,7 @@ export function createRouter(deps: {
   settings: SettingsStore;
   offscreen: OffscreenHost;
   cloaks: CloakService;
+  protectImage: ProtectImage;
 }): HandlerMap<'background'> {
   return {
     'background:getSettings': () => deps.settings.get(),
@@ -33,5 +35,11 @@ export function createRouter(deps: {
       deps.offscreen.use(() => sendMessage('offscreen:status', undefined, { timeoutMs: ENGINE_START_TIMEOUT_MS })),
 
     'background:cloakProgress': ({ job, progress }) => deps.cloaks.progress(job, progress),
+
+    'background:protectImage': async (request) => {
+      // The page's URL decides the strength; the browser knows it, the request does not say it.
+      const tab = await chrome.tabs.get(request.tabId).catch(() => undefined);
+      return deps.protectImage(request, tab?.url);
+    },
   };
 }

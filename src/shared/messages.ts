@@ -53,6 +53,18 @@ export interface SiteSettingsReply {
   settings: SiteSettings;
 }
 
+export interface ProtectImageRequest {
+  tabId: number;
+  /** The frame showing the image (0: the top frame). */
+  frameId: number;
+  srcUrl: string;
+}
+
+export type ProtectImageResult =
+  | { status: 'downloaded'; downloadId: number; filename: string; faces: number; skippedSmallFaces: number }
+  | { status: 'no-face'; skippedSmallFaces: number }
+  | { status: 'failed'; code: CloakErrorCode | 'unreadable'; message: string };
+
 export interface EngineStatus {
   /** The tfjs backend the offscreen engine runs on. */
   backend: BackendName;
@@ -247,6 +259,15 @@ export const messages = {
   /** Starts the engine if needed and says which backend it runs on. */
   'background:engineStatus': fromExtension<void, EngineStatus>(),
   /**
+   * What the "Protect image" context menu does, for an image in a tab: read it in the page, cloak it, download it.
+   * Extension pages only (the popup, tests); the menu calls the same code directly.
+   */
+  'background:protectImage': fromExtension<ProtectImageRequest, ProtectImageResult>(
+    (p): p is ProtectImageRequest =>
+      typeof p === 'object' && p !== null && Number.isSafeInteger((p as ProtectImageRequest).tabId) &&
+      Number.isSafeInteger((p as ProtectImageRequest).frameId) && typeof (p as ProtectImageRequest).srcUrl === 'string',
+  ),
+  /**
    * The offscreen document reports a cloak job's progress; `wanted: false` means the background no longer knows the
    * job (its requester left, or the service worker restarted and lost it), so the document drops it.
    */
@@ -264,6 +285,11 @@ export const messages = {
   'offscreen:cloakRun': fromExtension<CloakJobRef, CloakRunResult>(),
   /** A piece of the output, base64. */
   'offscreen:cloakTake': fromExtension<CloakTakePayload, { data: string }>(),
+  /**
+   * A blob: URL of the output, for chrome.downloads (a service worker cannot make one, and a data: URL is limited
+   * to 2 MB); valid until the job is released.
+   */
+  'offscreen:cloakObjectUrl': fromExtension<CloakJobRef, { url: string }>(),
   /** Cancels the job if it is still queued or running and frees its bytes; harmless for unknown jobs. */
   'offscreen:cloakRelease': fromExtension<CloakJobRef, void>(),
 } satisfies Record<`${Target}:${string}`, AnyMessageDef>;

@@ -69,6 +69,7 @@ function backgroundHandlers(overrides: Partial<HandlerMap<'background'>> = {}): 
     'background:getSiteSettings': (_payload, sender) => ({ site: sender.url ?? null, settings: { enabled: true, strength: 'low' } }),
     'background:engineStatus': async () => ({ backend: 'wasm' }),
     'background:cloakProgress': () => ({ wanted: false }),
+    'background:protectImage': () => ({ status: 'no-face', skippedSmallFaces: 0 }),
     ...overrides,
   };
 }
@@ -81,6 +82,7 @@ function offscreenHandlers(overrides: Partial<HandlerMap<'offscreen'>> = {}): Ha
     'offscreen:cloakChunk': unused,
     'offscreen:cloakRun': unused,
     'offscreen:cloakTake': unused,
+    'offscreen:cloakObjectUrl': unused,
     'offscreen:cloakRelease': unused,
     ...overrides,
   };
