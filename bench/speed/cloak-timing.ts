@@ -5,9 +5,9 @@
  *
  * A full run cloaks the photo as the product does. A reduced run (for backends where one gradient takes seconds:
  * cpu, SwiftShader webgl/webgpu) stops the first face after `maxSteps` steps through the abort signal and
- * extrapolates: cloak per face = setup + steps x median step time (steps 2..maxSteps: step 1 also compiles shaders
- * on GPU backends); detection is timed on its own with the engine's detector, and setup is what a call aborted
- * before its first step costs beyond detection.
+ * extrapolates with `extrapolateFaceMs` from the setup time and the median step time (steps 2..maxSteps: step 1 also
+ * compiles shaders on GPU backends). Setup is what a call aborted before its first step costs beyond detection;
+ * reduced runs time detection on its own with the engine's detector.
  */
 import type { CloakEngine } from '../../src/engine/cloak/engine.ts';
 import type { RgbImage } from '../../src/engine/image/types.ts';
@@ -23,7 +23,7 @@ export interface TimeCloakOptions {
    * Detection alone on the same backend (the engine's detector), used by reduced runs to split detection from the
    * per-face setup. Full runs read detection time from the engine's own timings.
    */
-  detect?: (image: RgbImage) => Promise<unknown>;
+  detect?: (image: RgbImage) => Promise<readonly { box: { width: number } }[]>;
 }
 
 export interface FaceTiming {
@@ -34,14 +34,16 @@ export interface FaceTiming {
   /** Steps that ran before the face finished or the reduced run stopped. */
   stepsRun: number;
   /**
-   * Per-face work before the first step: alignment, clean embeddings, mask (ms). Reduced runs measure it (a call
-   * aborted before its first step); full runs estimate it as the time to the end of step 1 minus one median step.
+   * Per-face work before the first step: alignment, clean embeddings, masks (ms): what a call aborted before its
+   * first step costs beyond detection (the first face's, used for every face).
    */
   setupMs: number;
   /** The first step (ms), reduced runs only: on GPU backends it includes compiling the backward shaders. */
   firstStepMs?: number;
-  /** Median of the later steps (ms). */
+  /** Median time between consecutive steps' progress reports (ms): a step without scoring. */
   stepMs: number;
+  /** `extrapolateFaceMs(setupMs, stepMs, steps)`: the reduced runs' model, beside the measured time in full runs. */
+  extrapolatedMs: number;
 }
 
 export interface CloakTiming {
@@ -51,6 +53,8 @@ export interface CloakTiming {
   /** Faces cloaked (after the engine's small-face filter) and faces skipped as too small. */
   faces: number;
   skippedSmallFaces: number;
+  /** Width of each cloaked face's detector box (px): the cloak's work grows with the face region, not the photo. */
+  faceWidths: number[];
   /** 'reduced' numbers are extrapolated from the first face's first `maxSteps` steps. */
   run: 'full' | 'reduced';
   detectMs: number;
@@ -104,7 +108,7 @@ function median(values: readonly number[]): number {
   return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
-/** Per-step durations of one face from its progress marks; `faceStartAt` is when its setup began (ms). */
+/** Step durations of one face from its progress marks; `faceStartAt` is when its setup began (ms). */
 function faceSteps(marks: readonly ProgressMark[], faceStartAt: number) {
   const times = marks.map((m) => m.at);
   const gaps = times.slice(1).map((t, i) => t - times[i]);
@@ -113,52 +117,88 @@ function faceSteps(marks: readonly ProgressMark[], faceStartAt: number) {
   return { stepMs, untilFirst, stepsRun: marks.length, steps: marks[0]?.steps ?? 0 };
 }
 
-/** Runs one warm-up (first face stopped after one step) so shader compilation and wasm start-up are not timed. */
-export async function warmUpCloak(engine: CloakEngine, image: RgbImage, options: TimeCloakOptions): Promise<void> {
-  await runCloak(engine, image, options, 1);
+/**
+ * An untimed run so shader compilation and wasm start-up are not timed: `steps` 1 (default) compiles the backward
+ * pass too; 0 only detection and setup (enough before a reduced run, which leaves step 1 out of its step time).
+ */
+export async function warmUpCloak(engine: CloakEngine, image: RgbImage, options: TimeCloakOptions, steps = 1): Promise<void> {
+  await runCloak(engine, image, options, steps);
+}
+
+/**
+ * The time of one face from its parts, as a reduced run must estimate it: setup, every step, and the forward passes
+ * the engine adds (src/engine/cloak/cloak.ts, 2026-11: it scores the last quarter of steps with a forward pass of
+ * every member and scores the written pixels once more at the end). Each of those costs about what setup costs,
+ * since setup embeds the clean face with every member. Full runs report this beside the measured time, which checks
+ * the model on the backends where both exist.
+ */
+export function extrapolateFaceMs(setupMs: number, stepMs: number, steps: number): number {
+  const scoredSteps = Math.max(1, Math.ceil(steps / 4));
+  return setupMs * (1 + scoredSteps + 1) + steps * stepMs;
 }
 
 export async function timeCloak(engine: CloakEngine, image: RgbImage, options: TimeCloakOptions): Promise<CloakTiming> {
   const base = { width: image.width, height: image.height, megapixels: (image.width * image.height) / 1e6 };
+  // Detection plus the first face's setup (the engine checks the signal before each step); with no face to cloak
+  // the call returns after detection.
+  const beforeFirstStep = await runCloak(engine, image, options, 0);
+  if (beforeFirstStep.outcome) {
+    const { timings, faces, skippedSmallFaces } = beforeFirstStep.outcome;
+    return {
+      ...base,
+      faces: faces.length,
+      skippedSmallFaces: skippedSmallFaces.length,
+      faceWidths: [],
+      run: 'full',
+      detectMs: timings.detectMs,
+      perFace: [],
+      totalMs: timings.totalMs,
+    };
+  }
+
   if (options.maxSteps === undefined) {
     const { outcome, marks } = await runCloak(engine, image, options);
     if (!outcome) throw new Error('a full cloak run stopped early');
     const { detectMs, cloakMs, totalMs } = outcome.timings;
-    let faceStart = detectMs;
+    const setupMs = Math.max(0, beforeFirstStep.elapsedMs - detectMs);
     const perFace = cloakMs.map((ms, face) => {
       const s = faceSteps(
         marks.filter((m) => m.face === face),
-        faceStart,
+        0,
       );
-      faceStart += ms;
-      return { cloakMs: ms, steps: s.steps, stepsRun: s.stepsRun, setupMs: s.untilFirst - s.stepMs, stepMs: s.stepMs };
+      return { cloakMs: ms, steps: s.steps, stepsRun: s.stepsRun, setupMs, stepMs: s.stepMs, extrapolatedMs: extrapolateFaceMs(setupMs, s.stepMs, s.steps) };
     });
-    return { ...base, faces: outcome.faces.length, skippedSmallFaces: outcome.skippedSmallFaces.length, run: 'full', detectMs, perFace, totalMs };
+    return {
+      ...base,
+      faces: outcome.faces.length,
+      skippedSmallFaces: outcome.skippedSmallFaces.length,
+      faceWidths: outcome.faces.map((f) => f.box.width),
+      run: 'full',
+      detectMs,
+      perFace,
+      totalMs,
+    };
   }
 
   if (options.maxSteps < 2) throw new Error('a reduced run needs at least 2 steps (step 1 includes shader compilation)');
   if (!options.detect) throw new Error('a reduced run needs a detect function to split detection from setup');
   const detectStarted = performance.now();
-  await options.detect(image);
+  const found = await options.detect(image);
   const detectMs = performance.now() - detectStarted;
-  // Detection plus the first face's setup: the engine checks the signal before each step.
-  const beforeFirstStep = await runCloak(engine, image, options, 0);
-  if (beforeFirstStep.outcome) {
-    // No face to cloak: the call returned after detection.
-    const { timings, faces, skippedSmallFaces } = beforeFirstStep.outcome;
-    return { ...base, faces: faces.length, skippedSmallFaces: skippedSmallFaces.length, run: 'full', detectMs: timings.detectMs, perFace: [], totalMs: timings.totalMs };
-  }
   const setupMs = Math.max(0, beforeFirstStep.elapsedMs - detectMs);
   const partial = await runCloak(engine, image, options, options.maxSteps);
   const firstFace = partial.marks.filter((m) => m.face === 0);
   const s = faceSteps(firstFace, 0);
   const firstStepMs = s.untilFirst - beforeFirstStep.elapsedMs;
   const faces = partial.outcome?.faces.length ?? firstFace[0]?.faces ?? 0;
-  const face: FaceTiming = { cloakMs: setupMs + s.steps * s.stepMs, steps: s.steps, stepsRun: s.stepsRun, setupMs, firstStepMs, stepMs: s.stepMs };
+  const cloakMs = extrapolateFaceMs(setupMs, s.stepMs, s.steps);
+  const face: FaceTiming = { cloakMs, steps: s.steps, stepsRun: s.stepsRun, setupMs, firstStepMs, stepMs: s.stepMs, extrapolatedMs: cloakMs };
   return {
     ...base,
     faces,
     skippedSmallFaces: partial.outcome?.skippedSmallFaces.length ?? 0,
+    // The detector's faces, largest first, as many as the engine cloaks (it skips the small ones).
+    faceWidths: found.slice(0, faces).map((f) => f.box.width),
     run: 'reduced',
     detectMs,
     // Every face costs about the same (work per face region): the first face stands for all.

@@ -204,7 +204,8 @@ const engineLab = {
    * Times the shipped cloak (product ensemble) on one photo on one backend, for bench/speed: detection, setup and
    * per-step time per face, total. The engine is created once per backend and kept for the next call. `maxSteps`
    * makes it a reduced run (first face stopped after that many steps, the rest extrapolated); `warmUp` first runs
-   * one untimed step so shader compilation is not counted. Returns timings only, never pixels.
+   * untimed (one step before a full run, detection and setup before a reduced one) so shader compilation is not
+   * counted. Returns timings only, never pixels.
    */
   async timeCloak(
     backend: string,
@@ -219,7 +220,7 @@ const engineLab = {
       maxSteps: options.maxSteps,
       detect: (photo) => detector.detect(photo),
     };
-    if (options.warmUp) await warmUpCloak(engine, image, timeOptions);
+    if (options.warmUp) await warmUpCloak(engine, image, timeOptions, options.maxSteps === undefined ? 1 : 0);
     return { backend: tf.getBackend(), ...(await timeCloak(engine, image, timeOptions)) };
   },
 
