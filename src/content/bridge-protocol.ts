@@ -21,8 +21,6 @@ export const PROTOCOL = 'face-cloak/1';
 
 /** How many files one user action may send; a selection beyond this goes through in chunks of the page's making. */
 export const MAX_BATCH_FILES = 100;
-/** Larger photos are not sent to the engine; the person is asked what to do (see the isolated side). */
-export const MAX_FILE_BYTES = 64 * 1024 * 1024;
 
 /** Where the overlay should appear: the upload control's box, in this frame's viewport coordinates. */
 export interface AnchorRect {

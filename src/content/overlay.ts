@@ -1,9 +1,9 @@
 /**
  * The small panel shown while photos are cloaked: "Protecting 2 of 5 photos…", a progress bar and Cancel; on a
- * failure, why, and the person's choice: Retry, Upload original, or Cancel. It lives in a closed shadow root (open in
- * test builds, so Playwright can find its buttons) on a host element under <html>, styled from scratch so neither
- * the page's CSS nor its scripts reach inside. It is placed next to the upload control when the page world knows
- * where that is, else in the bottom-right corner.
+ * failure, why, and the person's choice: Retry, Upload original, or Cancel. It lives in a closed shadow root on a
+ * host element under <html>, styled from scratch, so neither the page's CSS nor its scripts reach inside (tests
+ * reach it through CDP, as DevTools does). It is placed next to the upload control when the page world knows where
+ * that is, else in the bottom-right corner.
  */
 import type { AnchorRect } from './bridge-protocol.ts';
 
@@ -56,7 +56,7 @@ function overlayRoot(): ShadowRoot {
   if (!host || !root) {
     host = document.createElement('div');
     host.style.cssText = 'all: initial; position: fixed; left: 0; top: 0; width: 0; height: 0; z-index: 2147483647;';
-    root = host.attachShadow({ mode: __TEST__ ? 'open' : 'closed' });
+    root = host.attachShadow({ mode: 'closed' });
     const style = document.createElement('style');
     style.textContent = css;
     corner = document.createElement('div');

@@ -4,7 +4,6 @@
  * passed on uncloaked without them choosing it; a photo without a face is handed over as it is, at once.
  */
 import type { AnchorRect, FileOutcome } from './bridge-protocol.ts';
-import { MAX_FILE_BYTES } from './bridge-protocol.ts';
 import { CloakFileError, type CloakFileProgress, cloakFile } from './cloak-client.ts';
 import { type Overlay, showOverlay } from './overlay.ts';
 
@@ -58,9 +57,6 @@ async function protectOne(
     if (signal.aborted) return null;
     overlay.progress(text, index / files.length, 'Waiting for the engine');
     try {
-      if (file.size > MAX_FILE_BYTES) {
-        throw new CloakFileError('bad-image', `the photo is larger than ${MAX_FILE_BYTES / 1024 / 1024} MB`);
-      }
       const result = await cloakFile(file, {
         signal,
         timeoutMs: PHOTO_TIMEOUT_MS,
@@ -107,18 +103,19 @@ function describe(p: CloakFileProgress): string {
   }
 }
 
+/** Why, in the engine's words where it has them (cloak-client's messages are sentences), and what the person can do. */
 function reasonOf(error: unknown): string {
   const code = error instanceof CloakFileError ? error.code : 'engine-failed';
-  const why = error instanceof Error && error.message ? ` (${error.message})` : '';
+  const said = error instanceof Error && error.message ? `${error.message.replace(/\.?$/, '.')} ` : '';
   switch (code) {
     case 'bad-image':
-      return `It could not be read as an image${why}. Upload it unprotected, or cancel?`;
+      return `${said || 'It could not be read as an image. '}Upload it unprotected, or cancel?`;
     case 'timeout':
-      return 'Protecting it took too long. Retry, upload it unprotected, or cancel?';
+      return `${said || 'Protecting it took too long. '}Retry, upload it unprotected, or cancel?`;
     case 'extension-unavailable':
-      return 'Face Cloak is not reachable on this page (was it updated or turned off?). Reload the page to retry.';
+      return `${said || 'Face Cloak is not reachable on this page. '}Reload the page to retry, or upload it unprotected?`;
     default:
-      return `The protection engine failed${why}. Retry, upload it unprotected, or cancel?`;
+      return `The protection engine failed: ${said}Retry, upload it unprotected, or cancel?`;
   }
 }
 

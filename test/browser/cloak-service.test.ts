@@ -323,6 +323,27 @@ describe('cloak service (dist/chromium)', () => {
     assert.ok(performance.now() - started < 10_000, 'the error came at once');
   });
 
+  test('the service worker stopped mid-cloak: the client hears at once, the engine drops the orphaned job', { timeout: 300_000 }, async () => {
+    await cloakInPage(photo.bytes, 'a.jpg', 'image/jpeg', { keep: 'stoppedRun' });
+    await world.evaluate(`new Promise((resolve) => {
+      const wait = () => (globalThis.lastPhase === 'cloaking' ? resolve() : setTimeout(wait, 50));
+      globalThis.lastPhase = null; wait();
+    })`);
+    const cdp = await h.context.newCDPSession(site);
+    try {
+      await cdp.send('ServiceWorker.enable');
+      await cdp.send('ServiceWorker.stopAllWorkers');
+    } finally {
+      await cdp.detach();
+    }
+    const result = (await world.evaluate('globalThis.stoppedRun')) as ClientOutcome;
+    assert.equal(result.ok, false);
+    assert.equal(result.code, 'extension-unavailable', result.message);
+    // The next photo wakes a fresh worker; the old job is dropped at its next progress report instead of running on.
+    const next = await cloakInPage(photo.bytes, 'b.jpg', 'image/jpeg');
+    assert.equal(next.ok, true, `${next.code}: ${next.message}`);
+  });
+
   test('a site that is switched off is refused; content scripts cannot send the engine-side messages', { timeout: 60_000 }, async () => {
     const page = await h.openExtensionPage('popup.html');
     const set = (enabled: boolean) =>

@@ -220,19 +220,31 @@ export interface CloakCheck {
   restDiff: number;
 }
 
+/** What the page should have got: the original's bytes, name and type (a pasted image has the browser's name). */
+export interface Original {
+  bytes: Uint8Array;
+  name: string;
+  type: string;
+}
+
+export function originalOf(path: string): Original {
+  return { bytes: new Uint8Array(readFileSync(path)), name: basename(path), type: mimeOf(path) };
+}
+
 /**
  * The page got a valid image of the original's size, name and type whose face region differs from the original's
  * clearly more than the rest (a JPEG re-encode alone changes everything a little).
  */
-export async function assertCloaked(got: Received, originalPath: string): Promise<CloakCheck> {
-  const original = new Uint8Array(readFileSync(originalPath));
-  assert.equal(got.name, basename(originalPath));
-  assert.equal(got.type, mimeOf(originalPath));
+export async function assertCloaked(got: Received, original: Original | string): Promise<CloakCheck> {
+  const want = typeof original === 'string' ? originalOf(original) : original;
+  assert.equal(got.name, want.name);
+  assert.equal(got.type, want.type);
+  assert.equal(got.trusted, got.trusted === null ? null : false, 'the page got a re-dispatched event');
   const bytes = Buffer.from(got.base64!, 'base64');
-  const [a, b] = await Promise.all([rgb(original), rgb(bytes)]);
+  const [a, b] = await Promise.all([rgb(want.bytes), rgb(bytes)]);
   assert.deepEqual([b.width, b.height], [a.width, a.height], 'same size');
-  const [face] = await faceBoxes(original);
-  assert.ok(face, `the original ${originalPath} has a face`);
+  const [face] = await faceBoxes(want.bytes);
+  assert.ok(face, `the original ${want.name} has a face`);
   const faceDiff = meanDiff(a.data, b.data, a.width, a.height, face, false);
   const restDiff = meanDiff(a.data, b.data, a.width, a.height, face, true);
   assert.ok(faceDiff > 0.5 && faceDiff > 1.5 * restDiff, `face region changed (face ${faceDiff.toFixed(2)}, rest ${restDiff.toFixed(2)})`);
@@ -240,10 +252,11 @@ export async function assertCloaked(got: Received, originalPath: string): Promis
 }
 
 /** The page got exactly the original file: same bytes, name and type. */
-export function assertUntouched(got: Received, originalPath: string): void {
-  assert.equal(got.name, basename(originalPath));
-  assert.equal(got.type, mimeOf(originalPath));
-  assert.ok(Buffer.from(got.base64!, 'base64').equals(readFileSync(originalPath)), `${got.name}: same bytes as the original`);
+export function assertUntouched(got: Received, original: Original | string): void {
+  const want = typeof original === 'string' ? originalOf(original) : original;
+  assert.equal(got.name, want.name);
+  assert.equal(got.type, want.type);
+  assert.ok(Buffer.from(got.base64!, 'base64').equals(Buffer.from(want.bytes)), `${got.name}: same bytes as the original`);
 }
 
 export function mimeOf(path: string): string {
@@ -267,7 +280,7 @@ export async function dropFiles(page: Page, paths: string[], point: { x: number;
 }
 
 /** Puts an image and a text part on the clipboard (as copying an image in another app does), then Control+V. */
-export async function pasteImage(page: Page, path: string, text: string): Promise<void> {
+export async function pasteImage(page: Page, path: string, text: string): Promise<Original> {
   await page.context().grantPermissions(['clipboard-read', 'clipboard-write'], { origin: new URL(page.url()).origin });
   const png = await sharp(readFileSync(path)).png().toBuffer();
   await page.evaluate(
@@ -280,6 +293,66 @@ export async function pasteImage(page: Page, path: string, text: string): Promis
     { base64: png.toString('base64'), text },
   );
   await page.keyboard.press('Control+V');
+  // Chromium names a pasted image "image.png"; its bytes are the PNG put on the clipboard.
+  return { bytes: new Uint8Array(png), name: 'image.png', type: 'image/png' };
+}
+
+/**
+ * The overlay lives in a closed shadow root, which Playwright's selectors cannot enter; CDP's DOM domain can
+ * (`pierce`), as DevTools does. Finds the overlay element with `data-testid`, reads its text or clicks it with a
+ * real (trusted) mouse click, as a person would.
+ */
+export async function overlayElement(page: Page, testId: string): Promise<{ text: string; click(): Promise<void> } | null> {
+  const cdp = await page.context().newCDPSession(page);
+  try {
+    const { root } = await cdp.send('DOM.getDocument', { depth: -1, pierce: true });
+    type Node = { backendNodeId: number; attributes?: string[]; children?: Node[]; shadowRoots?: Node[]; contentDocument?: Node };
+    const find = (node: Node): Node | null => {
+      const attributes = node.attributes ?? [];
+      for (let i = 0; i < attributes.length; i += 2) {
+        if (attributes[i] === 'data-testid' && attributes[i + 1] === testId) return node;
+      }
+      for (const child of [...(node.shadowRoots ?? []), ...(node.children ?? [])]) {
+        const found = find(child);
+        if (found) return found;
+      }
+      return null;
+    };
+    const node = find(root as Node);
+    if (!node) return null;
+    const { object } = await cdp.send('DOM.resolveNode', { backendNodeId: node.backendNodeId });
+    const { result } = await cdp.send('Runtime.callFunctionOn', {
+      objectId: object.objectId,
+      functionDeclaration: `function () {
+        const r = this.getBoundingClientRect();
+        return { text: this.textContent, x: r.x + r.width / 2, y: r.y + r.height / 2, visible: r.width > 0 && !this.hidden };
+      }`,
+      returnByValue: true,
+    });
+    const { text, x, y, visible } = result.value as { text: string; x: number; y: number; visible: boolean };
+    return {
+      text,
+      async click() {
+        assert.ok(visible, `${testId} is visible`);
+        await page.mouse.click(x, y);
+      },
+    };
+  } finally {
+    await cdp.detach();
+  }
+}
+
+/** Waits until the overlay element `testId` exists and its text matches `pattern`; returns its text. */
+export async function waitForOverlay(page: Page, testId: string, pattern: RegExp, timeoutMs = 120_000): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  let last = '';
+  while (Date.now() < deadline) {
+    const element = await overlayElement(page, testId);
+    last = element?.text ?? '(none)';
+    if (element && pattern.test(element.text)) return element.text;
+    await page.waitForTimeout(150);
+  }
+  throw new Error(`overlay ${testId} never matched ${pattern}; last: ${last}`);
 }
 
 declare global {
