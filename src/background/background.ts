@@ -20,6 +20,9 @@ handleMessages<'background'>(createRouter({ settings, offscreen, cloaks, protect
 cloaks.listen();
 registerContextMenu(protectImage);
 
+// After a worker restart, an offscreen document may still be open (with a job whose requester is gone).
+void offscreen.adoptLeftover().catch(() => undefined);
+
 chrome.runtime.onInstalled.addListener(() => {
   // Migrate (or create) stored settings right after an install or update, not at the first popup open.
   void settings.get();

@@ -102,6 +102,18 @@ export class OffscreenHost {
     }
   }
 
+  /**
+   * Call once at worker start. A document left open by an earlier instance of this worker (stopped mid-job, or
+   * between a use and its idle close) has nobody counting its users any more: give it the idle close it would have
+   * had. A new use() before then cancels the close as usual.
+   */
+  async adoptLeftover(): Promise<void> {
+    if (this.users === 0 && (await this.seam.exists()) && this.users === 0) {
+      clearTimeout(this.idleTimer);
+      this.idleTimer = setTimeout(() => void this.closeIfIdle(), this.idleMs);
+    }
+  }
+
   private async ensureDocument(): Promise<void> {
     await this.closing; // A close in flight would take the document away under us.
     if (await this.seam.exists()) return;
