@@ -272,7 +272,7 @@ console.log(
     ['backend', 'run', 'faces', 'detect ms', 'setup ms', 'step ms', 'cloak s/face', 'model s/face', 'total s', 'no-face ms (2 MP)'],
     byBackend.map((r) =>
       r.error
-        ? [r.backend, `error: ${r.error.slice(0, 60)}`, '', '', '', '', '', '', '', '']
+        ? [`${r.where} ${r.backend}`, `error: ${r.error.split('\n')[0].slice(0, 70)}`, '', '', '', '', '', '', '', '']
         : [
             `${r.where} ${r.backend === 'chromium-wasm' || r.backend === 'chromium-cpu' ? r.actual : r.backend}${r.actual !== (browserBackends[r.backend] ?? r.backend) ? ` (got ${r.actual})` : ''}`,
             r.reducedSteps ? `reduced (${r.reducedSteps} steps)` : 'full',
