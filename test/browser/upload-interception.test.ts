@@ -10,7 +10,7 @@
  * Times from the file being chosen to the page receiving it are printed as diagnostics.
  */
 import assert from 'node:assert/strict';
-import { statSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { basename } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Page } from 'playwright-core';
@@ -24,6 +24,7 @@ import {
   dropFiles,
   makeTestFiles,
   overlayElement,
+  assertSamePixels,
   pasteImage,
   resetReceived,
   serveFixtures,
@@ -148,7 +149,9 @@ describe('upload interception (dist/chromium, real engine)', () => {
     const pasted = await pasteImage(page, files.plain[4], 'ignored text');
     const [got] = await waitForReceived(page, 1);
     assert.deepEqual([got.via, got.trusted], ['mastodon-paste', false]);
-    assertUntouched(got, pasted);
+    // The clipboard re-encodes images, so the bytes differ from what was copied even without the extension: compare
+    // pixels. (The extension hands a face-less photo over as the very file it got.)
+    await assertSamePixels(got, pasted);
     time('Mastodon: paste into textarea (face-less)', got.at - chosen);
     await page.close();
   });
@@ -249,22 +252,20 @@ describe('upload interception (dist/chromium, real engine)', () => {
     await page.close();
   });
 
-  test('react-dropzone with useFsAccessApi: showOpenFilePicker and a drop read through getAsFileSystemHandle', { timeout: 300_000 }, async () => {
+  test('react-dropzone with useFsAccessApi: a drop read through getAsFileSystemHandle', { timeout: 300_000 }, async () => {
     const page = await open(`${WIDGET_BASE}react-dropzone`);
     await page.waitForSelector('#dropzone');
     const box = (await page.locator('#dropzone').boundingBox())!;
-    let chosen = Date.now();
+    const chosen = Date.now();
     await dropFiles(page, [files.faces[0], files.plain[11]], { x: box.x + box.width / 2, y: box.y + box.height / 2 });
     const dropped = await waitForReceived(page, 2);
     await assertCloaked(dropped[0], files.faces[0]);
     assertUntouched(dropped[1], files.plain[11]);
     time('react-dropzone: drop via getAsFileSystemHandle (face, face-less)', dropped[0].at - chosen);
 
-    await resetReceived(page);
-    chosen = await chooseFiles(page, '#dropzone', [files.plain[12]]);
-    const [picked] = await waitForReceived(page, 1);
-    assertUntouched(picked, files.plain[12]);
-    time('react-dropzone: showOpenFilePicker + getFile (face-less)', picked.at - chosen);
+    // Its click opens window.showOpenFilePicker, whose native dialog Playwright cannot answer (no filechooser event),
+    // so that path is checked as far as a test can reach: the page's own handles (origin-private file system) are
+    // left alone, below.
     await page.close();
   });
 
@@ -343,35 +344,50 @@ describe('upload interception (dist/chromium, real engine)', () => {
 
   test('the page cannot tell: patched methods look native, no new globals', async () => {
     await h.context.route('https://example.org/**', (route) => route.fulfill({ contentType: 'text/html', body: '<!doctype html><p>no extension here</p>' }));
-    const probe = () => {
-      const show = (f: unknown) => {
-        const fn = f as { name: string; length: number; toString(): string; prototype?: unknown };
-        return [fn.name, fn.length, Function.prototype.toString.call(fn), 'prototype' in fn];
-      };
+    // A string, not a function: tsx would wrap a function's inner helpers in its own __name, which pages lack.
+    const probe = `(() => {
+      const show = (fn) => [fn.name, fn.length, Function.prototype.toString.call(fn), 'prototype' in fn];
       return {
         methods: [
-          HTMLInputElement.prototype.click,
+          HTMLElement.prototype.click,
           HTMLInputElement.prototype.showPicker,
           Element.prototype.attachShadow,
           DataTransferItem.prototype.webkitGetAsEntry,
-          (DataTransferItem.prototype as unknown as { getAsFileSystemHandle: unknown }).getAsFileSystemHandle,
+          DataTransferItem.prototype.getAsFileSystemHandle,
           FileSystemFileHandle.prototype.getFile,
-          FileSystemFileEntry.prototype.file,
+          window.showOpenFilePicker,
           Function.prototype.toString,
         ].map(show),
         toStringOfToString: Function.prototype.toString.toString(),
         globals: Object.getOwnPropertyNames(window).sort(),
       };
-    };
+    })()`;
+    type Probe = { methods: unknown[]; toStringOfToString: string; globals: string[] };
     const plainPage = await open('https://example.org/');
     const hooked = await open(SITES.x);
-    const [without, withHooks] = [await plainPage.evaluate(probe), await hooked.evaluate(probe)];
+    const [without, withHooks] = [(await plainPage.evaluate(probe)) as Probe, (await hooked.evaluate(probe)) as Probe];
     assert.deepEqual(withHooks.methods, without.methods);
     assert.equal(withHooks.toStringOfToString, without.toStringOfToString);
     const fixtureGlobals = new Set(['fixture']);
     assert.deepEqual(withHooks.globals.filter((g) => !fixtureGlobals.has(g) && !without.globals.includes(g)), []);
     await plainPage.close();
     await hooked.close();
+  });
+
+  test("the page's own files (origin-private file system) are read back untouched", { timeout: 60_000 }, async () => {
+    const page = await open(SITES.x);
+    const bytes = [...readFileSync(files.faces[0])];
+    const same = await page.evaluate(async (data) => {
+      const dir = await navigator.storage.getDirectory();
+      const handle = await dir.getFileHandle('kept.jpg', { create: true });
+      const writable = await handle.createWritable();
+      await writable.write(new Uint8Array(data));
+      await writable.close();
+      const read = new Uint8Array(await (await handle.getFile()).arrayBuffer());
+      return read.length === data.length && read.every((b, i) => b === data[i]);
+    }, bytes);
+    assert.equal(same, true);
+    await page.close();
   });
 
   test('no extension context made a network request, and no page threw', () => {

@@ -251,6 +251,15 @@ export async function assertCloaked(got: Received, original: Original | string):
   return { faceDiff, restDiff };
 }
 
+/** The page got an image with the original's name, type and exactly its pixels. */
+export async function assertSamePixels(got: Received, original: Original): Promise<void> {
+  assert.equal(got.name, original.name);
+  assert.equal(got.type, original.type);
+  const [a, b] = await Promise.all([rgb(original.bytes), rgb(Buffer.from(got.base64!, 'base64'))]);
+  assert.deepEqual([b.width, b.height], [a.width, a.height]);
+  assert.ok(a.data.equals(b.data), `${got.name}: same pixels as the original`);
+}
+
 /** The page got exactly the original file: same bytes, name and type. */
 export function assertUntouched(got: Received, original: Original | string): void {
   const want = typeof original === 'string' ? originalOf(original) : original;

@@ -16,11 +16,10 @@ import {
   cloakFiles,
   dataTransferOf,
   hasPhoto,
-  isPhoto,
   rectOf,
   textParts,
 } from './files.ts';
-import { linkItem } from './file-system.ts';
+import { hookFileEntries, linkItem } from './file-system.ts';
 import { natives as n, then } from './natives.ts';
 import { wantsUploads } from './page-bridge.ts';
 import { innermostTarget } from './shadow-roots.ts';
@@ -47,19 +46,18 @@ function readDropped(dt: DataTransfer): DroppedFile[] {
     if (!file) continue;
     let entry: FileSystemEntry | null = null;
     let handle: Promise<FileSystemHandle | null> | null = null;
-    if (isPhoto(file)) {
-      // Both must be asked for now: after the event the DataTransfer no longer gives them out.
-      try {
-        entry = n.itemWebkitGetAsEntry ? n.itemWebkitGetAsEntry(item) : null;
-      } catch {
-        entry = null;
-      }
-      try {
-        handle = n.itemGetAsFileSystemHandle ? n.itemGetAsFileSystemHandle(item) : null;
-        if (handle) then(handle, () => undefined, () => undefined); // never an unhandled rejection in the page
-      } catch {
-        handle = null;
-      }
+    // Both must be asked for now: after the event the DataTransfer no longer gives them out.
+    try {
+      entry = n.itemWebkitGetAsEntry ? n.itemWebkitGetAsEntry(item) : null;
+      if (entry) hookFileEntries(entry);
+    } catch {
+      entry = null;
+    }
+    try {
+      handle = n.itemGetAsFileSystemHandle ? n.itemGetAsFileSystemHandle(item) : null;
+      if (handle) then(handle, () => undefined, () => undefined); // never an unhandled rejection in the page
+    } catch {
+      handle = null;
     }
     dropped[dropped.length] = { file, entry, handle };
   }

@@ -27,13 +27,17 @@ const changeFollows = new SafeWeakMap<HTMLInputElement, true>();
 export function hookFileInputs(): void {
   listen(window);
   hookShadowRoots(listen);
-  for (const name of ['click', 'showPicker']) {
-    replaceMethod<(this: HTMLInputElement, ...args: unknown[]) => unknown>(
-      n.HTMLInputElement.prototype,
+  // click() is inherited from HTMLElement; showPicker() is the input's own.
+  for (const [proto, name] of [
+    [HTMLElement.prototype, 'click'],
+    [n.HTMLInputElement.prototype, 'showPicker'],
+  ] as const) {
+    replaceMethod<(this: HTMLElement, ...args: unknown[]) => unknown>(
+      proto,
       name,
       (original) =>
         ({
-          [name](this: HTMLInputElement, ...args: unknown[]): unknown {
+          [name](this: HTMLElement, ...args: unknown[]): unknown {
             try {
               if (this instanceof n.HTMLInputElement && n.inputType(this) === 'file') listen(this);
             } catch {

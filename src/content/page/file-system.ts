@@ -1,7 +1,8 @@
 /**
  * Files a page reads through the file system APIs rather than from a FileList:
  * - `showOpenFilePicker()` handles and `DataTransferItem.getAsFileSystemHandle()` (react-dropzone with
- *   `useFsAccessApi`): `FileSystemFileHandle.prototype.getFile` is wrapped, so a photo comes back cloaked;
+ *   `useFsAccessApi`): `FileSystemFileHandle.prototype.getFile` is wrapped, so a photo comes back cloaked (handles
+ *   from `showDirectoryPicker()` are not followed yet);
  * - `DataTransferItem.webkitGetAsEntry()` (Dropzone, FilePond, folder drops): `FileSystemFileEntry.prototype.file`
  *   is wrapped likewise.
  * A drop we re-dispatch carries a DataTransfer we built, whose items have no entry or handle of their own; the
@@ -22,6 +23,12 @@ const itemEntry = new SafeWeakMap<DataTransferItem, FileSystemEntry>();
 const itemHandle = new SafeWeakMap<DataTransferItem, Promise<FileSystemHandle | null>>();
 /** Entries and handles of dropped photos -> the file the page gets instead. */
 const entryFile = new SafeWeakMap<FileSystemEntry, File>();
+/**
+ * Handles the person gave the page: from `showOpenFilePicker()` or a drop. Only their files are cloaked: a handle the
+ * page made itself (its origin-private file system) holds what the page wrote, which came in through one of the
+ * hooks already, and cloaking it again on every read would be wrong.
+ */
+const chosenHandles = new SafeWeakMap<FileSystemHandle, true>();
 /** Handles whose photo has been cloaked -> that result, valid while the file on disk is unchanged. */
 const handleFile = new SafeWeakMap<FileSystemHandle, { lastModified: number; size: number; file: Promise<File> }>();
 
@@ -40,7 +47,10 @@ export function linkItem(
     itemHandle.set(
       item,
       then(handle, (h) => {
-        if (h) handleFile.set(h, { lastModified: n.fileLastModified(file), size: n.blobSize(file), file: n.Promise.resolve(file) });
+        if (h) {
+          chosenHandles.set(h, true);
+          handleFile.set(h, { lastModified: n.fileLastModified(file), size: n.blobSize(file), file: n.Promise.resolve(file) });
+        }
         return h;
       }),
     );
@@ -66,6 +76,20 @@ export function hookFileSystem(): void {
     }).getAsFileSystemHandle,
   );
 
+  if (typeof (window as unknown as { showOpenFilePicker?: unknown }).showOpenFilePicker === 'function') {
+    type Picker = (this: Window, options?: unknown) => Promise<FileSystemFileHandle[]>;
+    replaceMethod<Picker>(window, 'showOpenFilePicker', (original) =>
+      ({
+        showOpenFilePicker(this: Window, ...args: [options?: unknown]): Promise<FileSystemFileHandle[]> {
+          return then(n.apply(original, this, args), (handles) => {
+            for (let i = 0; i < handles.length; i++) chosenHandles.set(handles[i], true);
+            return handles;
+          });
+        },
+      }).showOpenFilePicker,
+    );
+  }
+
   if (typeof FileSystemFileHandle !== 'undefined') {
     replaceMethod<(this: FileSystemFileHandle) => Promise<File>>(FileSystemFileHandle.prototype, 'getFile', (original) =>
       ({
@@ -76,40 +100,50 @@ export function hookFileSystem(): void {
       }).getFile,
     );
   }
+}
 
-  if (typeof FileSystemFileEntry !== 'undefined') {
-    type FileMethod = (this: FileSystemFileEntry, success: FileCallback, error?: ErrorCallback) => void;
-    replaceMethod<FileMethod>(FileSystemFileEntry.prototype, 'file', (original) =>
-      ({
-        file(this: FileSystemFileEntry, success: FileCallback, error?: ErrorCallback): void {
-          const linked = entryFile.get(this);
-          if (typeof success !== 'function' || (linked === undefined && !wantsUploads())) {
-            // Not ours to change: the native call keeps its own argument errors and behaviour.
-            n.apply(original, this, [success, error]);
-            return;
-          }
-          if (linked !== undefined) {
-            n.apply(original, this, [() => success(linked), error]);
-            return;
-          }
-          const onFile = (file: File) => {
-            then(
-              forEntry(file),
-              (delivered) => success(delivered),
-              (reason) => {
-                if (typeof error === 'function') error(reason as DOMException);
-              },
-            );
-          };
-          n.apply(original, this, [onFile, error]);
-        },
-      }).file,
-    );
-  }
+let entryPatched = false;
+
+/**
+ * Chromium has no global `FileSystemFileEntry`: its prototype is only reachable from an entry, and the first entry
+ * a page can see comes from a drop, which passes our drop hook first. So `file()` is wrapped when that hook meets its
+ * first file entry (drop-paste.ts), before the page can hold any entry.
+ */
+export function hookFileEntries(entry: FileSystemEntry): void {
+  if (entryPatched || !entry.isFile) return;
+  entryPatched = true;
+  const proto = Object.getPrototypeOf(entry) as FileSystemFileEntry;
+  type FileMethod = (this: FileSystemFileEntry, success: FileCallback, error?: ErrorCallback) => void;
+  replaceMethod<FileMethod>(proto, 'file', (original) =>
+    ({
+      file(this: FileSystemFileEntry, success: FileCallback, error?: ErrorCallback): void {
+        const linked = entryFile.get(this);
+        if (typeof success !== 'function' || (linked === undefined && !wantsUploads())) {
+          // Not ours to change: the native call keeps its own argument errors and behaviour.
+          n.apply(original, this, [success, error]);
+          return;
+        }
+        if (linked !== undefined) {
+          n.apply(original, this, [() => success(linked), error]);
+          return;
+        }
+        const onFile = (file: File) => {
+          then(
+            forEntry(file),
+            (delivered) => success(delivered),
+            (reason) => {
+              if (typeof error === 'function') error(reason as DOMException);
+            },
+          );
+        };
+        n.apply(original, this, [onFile, error]);
+      },
+    }).file,
+  );
 }
 
 function forHandle(handle: FileSystemHandle, file: File): Promise<File> | File {
-  if (!wantsUploads() || !isPhoto(file)) return file;
+  if (!chosenHandles.has(handle) || !wantsUploads() || !isPhoto(file)) return file;
   const lastModified = n.fileLastModified(file);
   const size = n.blobSize(file);
   const cached = handleFile.get(handle);
