@@ -9,10 +9,14 @@
  *   dx = conv2d(dilate(dy, stride), rot180(W) with in/out channels swapped, stride 1, padding adjusted)
  *
  * Dilating dy inserts (stride - 1) zeros between pixels, so for stride 2 three quarters of the products are with
- * zeros. Instead each output phase (dx pixels at rows ≡ rh, columns ≡ rw modulo the stride) is computed as its own
- * stride-1 convolution of the undilated dy with the filter taps that reach that phase (a 3x3 filter splits into
- * 2x2, 2x1, 1x2 and 1x1 sub-filters), and the phases are interleaved into dx. Same products as the naive kernel,
- * none with zeros (bench/gradients/run.ts measures both decompositions).
+ * zeros. For full convolutions each output phase (dx pixels at rows ≡ rh, columns ≡ rw modulo the stride) is
+ * instead computed as its own stride-1 convolution of the undilated dy with the filter taps that reach that phase
+ * (a 3x3 filter splits into 2x2, 2x1, 1x2 and 1x1 sub-filters), and the phases are interleaved into dx: the same
+ * products as the naive kernel, none with zeros. Depthwise convolutions, memory-bound, keep zero-insertion
+ * (backpropViaForward says why; bench/gradients/run.ts measures both decompositions).
+ *
+ * The backward filters are derived once per weight and cached (backwardFilter), which only hits because Identity
+ * is replaced too (identitySharingBuffer).
  *
  * Derivation, per axis (the two axes are independent). The forward convolution reads x[o*s + k - pad] for output
  * o and tap k, so dx[i] = sum over (o, k) with o*s + k - pad = i of dy[o] * W[k]. For the phase i = r + s*a:
@@ -59,7 +63,7 @@ function axisPhases(inLength: number, dyLength: number, filterLength: number, st
   return phases;
 }
 
-/** The single phase of dy dilated by the stride and correlated with the whole reversed filter (for comparison). */
+/** Zero-insertion: dy dilated by the stride, correlated with the whole reversed filter. */
 function dilatedPlan(inLength: number, dyLength: number, filterLength: number, stride: number, pad: number) {
   const dilatedLength = (dyLength - 1) * stride + 1;
   const padBefore = filterLength - 1 - pad;
@@ -149,8 +153,10 @@ function phaseFilter(
  *
  * Why: the filters are the model's weights, the same on every step. Deriving one (a transposing copy) and the
  * XNNPACK operator that packs it, keyed by the filter buffer's id inside the wasm Conv2D kernel, cost more than the
- * convolution itself for small activations with large filters (7x7x1024 with 1x1x1024x1024: 40 ms per call
- * uncached, vs about 5 ms for the convolution). Kept, a derived filter and its packed operator are built once.
+ * convolution itself for small activations with large filters (faceres' 7x7x1024 layer, 1x1x1024x1024 filter:
+ * 97 ms per gradient derived every time, 10-14 ms cached, 83 ms for the native kernel, on a loaded 2-core machine).
+ * Kept, a derived filter and its packed operator are built once. The price is wasm heap: about two more copies of
+ * each convolution weight (ours and XNNPACK's packing of it), outside tf.memory()'s count.
  * A dataId's contents never change (tfjs tensors are immutable; Variable.assign swaps in a new dataId), so the
  * cache is only ever stale when the filter is freed, and it is freed with it (watchDisposal).
  */
