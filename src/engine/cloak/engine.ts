@@ -8,7 +8,13 @@ import type { Box, RecognizerId } from '../faces/types.ts';
 import type { RgbImage } from '../image/types.ts';
 import type { ModelFileReader } from '../models/manifest.ts';
 import type { Recognizer } from '../recognizers/recognizer.ts';
-import { loadRecognizers } from '../recognizers/zoo.ts';
+import { loadRecognizers, recognizerIds } from '../recognizers/zoo.ts';
+import {
+  type JpegRoundTrip,
+  type ProtectionEstimate,
+  defaultDefenses,
+  protectionEstimatorWith,
+} from '../evaluate/estimate.ts';
 import { sampleTransform as defaultSampleTransform } from './transforms.ts';
 import {
   type FaceCloakResult,
@@ -35,6 +41,8 @@ export interface CloakEngineOptions {
    */
   sampleTransform?: TransformSampler | null;
   detect?: DetectOptions;
+  /** JPEG round trip for the protection estimate's JPEG column (sharp in Node, OffscreenCanvas in the extension). */
+  jpeg?: JpegRoundTrip;
 }
 
 export interface CloakOptions {
@@ -65,6 +73,11 @@ export interface CloakOutcome {
 export interface CloakEngine {
   readonly ensemble: readonly RecognizerId[];
   cloak(image: RgbImage, options?: CloakOptions): Promise<CloakOutcome>;
+  /**
+   * How well `cloaked` resists recognition, judged by every recognizer in the zoo under a few defenses; those in the
+   * ensemble are marked as seen (see evaluate/estimate.ts). Loads the held-out recognizers on first use.
+   */
+  estimateProtection(original: RgbImage, cloaked: RgbImage): Promise<ProtectionEstimate>;
   dispose(): void;
 }
 
@@ -77,8 +90,15 @@ export async function createCloakEngine(read: ModelFileReader, options: CloakEng
     detector.dispose();
     throw error;
   }
+  let heldOut: Promise<Recognizer[]> | undefined;
   return {
     ensemble: options.ensemble,
+    async estimateProtection(original, cloaked) {
+      heldOut ??= loadRecognizers(recognizerIds.filter((id) => !options.ensemble.includes(id)), read);
+      const judges = [...(await heldOut), ...ensemble];
+      const estimator = protectionEstimatorWith(detector, judges, { ensemble: options.ensemble, defenses: defaultDefenses(options.jpeg) });
+      return estimator.estimate(original, cloaked);
+    },
     async cloak(image, cloakOptions = {}) {
       const started = performance.now();
       const settings = { ...strengthSettings[cloakOptions.strength ?? 'mid'], ...cloakOptions.budget };
@@ -111,6 +131,7 @@ export async function createCloakEngine(read: ModelFileReader, options: CloakEng
     dispose() {
       detector.dispose();
       for (const recognizer of ensemble) recognizer.dispose();
+      void heldOut?.then((judges) => judges.forEach((judge) => judge.dispose()), () => {});
     },
   };
 }

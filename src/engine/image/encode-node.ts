@@ -3,6 +3,7 @@
  * all left out, since the pixels are 8-bit sRGB already.
  */
 import sharp from 'sharp';
+import { decodeImageNode } from './decode-node.ts';
 import type { RgbImage } from './types.ts';
 
 export type EncodeFormat = 'jpeg' | 'png' | 'webp';
@@ -68,4 +69,10 @@ export async function encodeImageNode(
   }
   const out = await pipeline.toBuffer();
   return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
+}
+
+/** Encodes as JPEG at `quality` and decodes again: the JPEG defense of the protection estimate, in Node. */
+export async function jpegRoundTripNode(image: RgbImage, quality: number): Promise<RgbImage> {
+  const decoded = await decodeImageNode(await encodeImageNode(image, 'jpeg', { quality }));
+  return { width: decoded.width, height: decoded.height, data: decoded.data };
 }
