@@ -89,3 +89,15 @@ test('stops between steps when cancelled, leaving the photo untouched and no ten
   assert.deepEqual(cloaked.data, image.data);
   assert.equal(tf.memory().numTensors, before);
 });
+
+test('100 cloaks in a row leave the tensor count and memory flat', async () => {
+  // Warm-up: the first call allocates caches that legitimately stay (resamplers are plain objects, not tensors).
+  await cloakFace(copy(image), face, [recognizer], { epsilon: 8, flatShare: 0.3, minFaceSsim: 0.95, steps: 2, seed: 0 });
+  const before = tf.memory();
+  for (let i = 1; i <= 100; i++) {
+    await cloakFace(copy(image), face, [recognizer], { epsilon: 8, flatShare: 0.3, minFaceSsim: 0.95, steps: 2, seed: i });
+  }
+  const after = tf.memory();
+  assert.equal(after.numTensors, before.numTensors, 'tensors leaked');
+  assert.equal(after.numBytes, before.numBytes, 'tensor bytes leaked');
+});
