@@ -8,7 +8,7 @@
  * is written. A file that cannot be read is reported and skipped; the others go on.
  */
 import { mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises';
-import { basename, extname, join } from 'node:path';
+import { basename, dirname, extname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { useBackend } from '../engine/backends/backends.ts';
 import type { Strength } from '../engine/cloak/cloak.ts';
@@ -36,7 +36,11 @@ if (!values.out || positionals.length === 0) {
 async function expand(paths: string[]): Promise<string[]> {
   const files: string[] = [];
   for (const path of paths) {
-    if ((await stat(path)).isDirectory()) {
+    const info = await stat(path).catch(() => null);
+    if (info === null) {
+      // Reported with the other per-file failures below instead of stopping the batch.
+      files.push(path);
+    } else if (info.isDirectory()) {
       for (const name of (await readdir(path)).sort()) {
         if (/\.(jpe?g|png|webp|gif|avif)$/i.test(name)) files.push(join(path, name));
       }
@@ -51,6 +55,15 @@ await useBackend(['wasm', 'cpu']);
 const engine = await createCloakEngine(readModelFileNode, { ensemble: productEnsemble });
 await mkdir(values.out, { recursive: true });
 let failures = 0;
+/** Output names already written in this run: two inputs called 01.jpg in different folders must not overwrite. */
+const written = new Set<string>();
+function uniqueName(file: string, name: string): string {
+  if (!written.has(name)) return name;
+  const parent = basename(dirname(file));
+  let candidate = `${parent}-${name}`;
+  for (let n = 2; written.has(candidate); n++) candidate = `${parent}-${n}-${name}`;
+  return candidate;
+}
 try {
   for (const file of await expand(positionals)) {
     const started = performance.now();
@@ -60,7 +73,8 @@ try {
       // Formats we cannot write (GIF, AVIF) become PNG, which keeps every pixel.
       const format = outputFormat[image.format] ?? 'png';
       const bytes = await encodeImageNode({ ...outcome.image, alpha: image.alpha }, format, { quality: 92 });
-      const name = format === outputFormat[image.format] ? basename(file) : `${basename(file, extname(file))}.png`;
+      const name = uniqueName(file, format === outputFormat[image.format] ? basename(file) : `${basename(file, extname(file))}.png`);
+      written.add(name);
       await writeFile(join(values.out, name), bytes);
       const faces = outcome.faces.map((f) => `${Math.round(f.box.width)}px: ensemble similarity ${f.ensembleSimilarity.toFixed(2)}, face SSIM ${f.faceSsim.toFixed(3)}${f.scaledBy < 1 ? ` (scaled x${f.scaledBy.toFixed(2)})` : ""}`).join(', ');
       const skipped = outcome.skippedSmallFaces.length ? `, ${outcome.skippedSmallFaces.length} too small to cloak` : '';

@@ -1,0 +1,57 @@
+// The batch CLI: one bad file does not stop the batch, outputs keep size and format, names never collide, and no
+// metadata survives. Face-less photos keep it fast (detection only); the engine's cloaking has its own tests.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import sharp from 'sharp';
+
+const repoRoot = fileURLToPath(new URL('../../..', import.meta.url));
+let dir: string;
+
+before(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'face-cloak-cli-'));
+  await mkdir(join(dir, 'a'));
+  await mkdir(join(dir, 'b'));
+  const scene = sharp({ create: { width: 320, height: 200, channels: 3, background: '#4a8' } });
+  // A JPEG carrying EXIF (camera and a GPS-like comment) that must not reach the output.
+  await writeFile(
+    join(dir, 'a', 'photo.jpg'),
+    await scene.clone().jpeg().withExif({ IFD0: { Make: 'TestCam', ImageDescription: 'GPS 48.8584 2.2945' } }).toBuffer(),
+  );
+  await writeFile(join(dir, 'b', 'photo.jpg'), await scene.clone().jpeg().toBuffer());
+  await writeFile(join(dir, 'b', 'clear.png'), await scene.clone().ensureAlpha(0.5).png().toBuffer());
+  await writeFile(join(dir, 'b', 'broken.jpg'), Buffer.from('not a jpeg at all'));
+});
+after(() => rm(dir, { recursive: true, force: true }));
+
+test('cloaks a batch, reports bad files, keeps formats and strips metadata', async () => {
+  const out = join(dir, 'out');
+  const run = promisify(execFile)('npx', ['tsx', 'src/cli/cloak.ts', join(dir, 'a'), join(dir, 'b'), join(dir, 'missing.jpg'), '--out', out, '--strength', 'low'], {
+    cwd: repoRoot,
+  });
+  const failure = await run.then(
+    () => null,
+    (error: { code: number; stdout: string; stderr: string }) => error,
+  );
+  assert.ok(failure, 'bad files must make the exit code non-zero');
+  assert.equal(failure.code, 1);
+  assert.match(failure.stderr, /broken\.jpg: not cloaked \(unsupported-format|corrupt/);
+  assert.match(failure.stderr, /missing\.jpg: not cloaked/);
+  assert.match(failure.stdout, /photo\.jpg: 0 face\(s\) cloaked/);
+
+  const names = (await readdir(out)).sort();
+  assert.deepEqual(names, ['b-photo.jpg', 'clear.png', 'photo.jpg']);
+  const jpeg = await sharp(await readFile(join(out, 'photo.jpg'))).metadata();
+  assert.equal(jpeg.format, 'jpeg');
+  assert.equal(jpeg.width, 320);
+  assert.equal(jpeg.height, 200);
+  assert.equal(jpeg.exif, undefined, 'EXIF must be stripped');
+  const png = await sharp(await readFile(join(out, 'clear.png'))).metadata();
+  assert.equal(png.format, 'png');
+  assert.equal(png.hasAlpha, true, 'PNG keeps its alpha');
+});
