@@ -57,12 +57,12 @@ const usage = `usage: npx tsx bench/protection/run.ts [options]
 
 /** `eps=10,steps=16,ssim=0.95` -> a partial StrengthSetting. */
 function parseCloakBudget(spec: string): Partial<StrengthSetting> {
-  const keys: Record<string, keyof StrengthSetting> = { eps: 'epsilon', flat: 'flatShare', steps: 'steps', ssim: 'minFaceSsim' };
+  const keys: Record<string, keyof StrengthSetting> = { eps: 'epsilon', flat: 'flatShare', coarse: 'coarseness', steps: 'steps', ssim: 'minFaceSsim' };
   const budget: Partial<StrengthSetting> = {};
   for (const part of spec.split(',')) {
     const [key, value] = part.split('=');
     const number = Number(value);
-    if (!(key in keys) || !Number.isFinite(number)) throw new Error(`--cloak-budget: cannot read '${part}' (keys: eps, flat, steps, ssim)`);
+    if (!(key in keys) || !Number.isFinite(number)) throw new Error(`--cloak-budget: cannot read '${part}' (keys: eps, flat, coarse, steps, ssim)`);
     budget[keys[key]] = number;
   }
   return budget;

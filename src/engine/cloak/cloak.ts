@@ -37,6 +37,8 @@ export interface StrengthSetting {
   epsilon: number;
   /** Share of `epsilon` that flat regions (local luma std near 0) get; 1 turns texture masking off. */
   flatShare: number;
+  /** The perturbation is optimised on a grid this many times coarser than the working resolution, then upscaled. */
+  coarseness: number;
   steps: number;
   /** Smallest SSIM (luma, gaussian 11/1.5) of the cloaked face box against the original. */
   minFaceSsim: number;
@@ -44,9 +46,9 @@ export interface StrengthSetting {
 
 /** The perceptual budget per strength; stated in the README and the popup. Chosen from bench/protection sweeps. */
 export const strengthSettings: Record<Strength, StrengthSetting> = {
-  low: { epsilon: 6, flatShare: 0.3, steps: 10, minFaceSsim: 0.97 },
-  mid: { epsilon: 10, flatShare: 0.3, steps: 16, minFaceSsim: 0.95 },
-  high: { epsilon: 16, flatShare: 0.3, steps: 24, minFaceSsim: 0.9 },
+  low: { epsilon: 6, flatShare: 0.3, coarseness: 1, steps: 10, minFaceSsim: 0.97 },
+  mid: { epsilon: 10, flatShare: 0.3, coarseness: 1, steps: 16, minFaceSsim: 0.95 },
+  high: { epsilon: 16, flatShare: 0.3, coarseness: 1, steps: 24, minFaceSsim: 0.9 },
 };
 
 /** A random transformation applied every step; identity when absent. */
@@ -58,6 +60,8 @@ export interface FaceCloakOptions {
   epsilon: number;
   /** See StrengthSetting; default 1 (no texture masking). */
   flatShare?: number;
+  /** See StrengthSetting; default 1 (a value per working-resolution pixel). */
+  coarseness?: number;
   steps: number;
   /** SSIM floor on the face box; none when absent. */
   minFaceSsim?: number;
@@ -240,14 +244,23 @@ export async function cloakFace(
     left: region.x === 0,
     right: region.x + region.width === image.width,
   });
-  const budget = textureBudget(clean, options.epsilon, options.flatShare ?? 1);
+  // The perturbation lives on a grid `coarseness` times coarser than the working resolution and is upscaled
+  // bilinearly: smoother perturbations cost less SSIM per level and survive blur and JPEG better.
+  const coarseness = Math.max(1, options.coarseness ?? 1);
+  const grid = { width: Math.max(4, Math.round(work.width / coarseness)), height: Math.max(4, Math.round(work.height / coarseness)) };
+  const onGrid = grid.width !== work.width || grid.height !== work.height;
+  const expand = (d: tf.Tensor4D) => (onGrid ? resizeTo(d, work.height, work.width) : d);
+  const budget = tf.tidy(() => {
+    const perPixel = textureBudget(clean, options.epsilon, options.flatShare ?? 1);
+    return onGrid ? resizeTo(perPixel, grid.height, grid.width) : perPixel;
+  });
   const stepSize = tf.tidy(() => tf.div(budget, 4));
   const targets = ensemble.map((r, i) => tf.tidy(() => r.embed(warpFaces(tf.squeeze(clean, [0]) as tf.Tensor3D, [alignments[i]]))));
-  const startNoise = Float32Array.from({ length: work.width * work.height * 3 }, () => (random() * 2 - 1) * 0.25);
-  let delta: tf.Tensor4D = tf.tidy(() => tf.mul(tf.tensor4d(startNoise, clean.shape), budget));
+  const startNoise = Float32Array.from({ length: grid.width * grid.height * 3 }, () => (random() * 2 - 1) * 0.25);
+  let delta: tf.Tensor4D = tf.tidy(() => tf.mul(tf.tensor4d(startNoise, [1, grid.height, grid.width, 3]), budget));
   let momentum: tf.Tensor4D = tf.zerosLike(delta);
 
-  const perturbed = (d: tf.Tensor4D) => tf.clipByValue(tf.add(clean, tf.mul(mask, d)), 0, 255) as tf.Tensor4D;
+  const perturbed = (d: tf.Tensor4D) => tf.clipByValue(tf.add(clean, tf.mul(mask, expand(d))), 0, 255) as tf.Tensor4D;
   const similarityOf = (x: tf.Tensor4D, i: number, placed: FaceAlignment = alignments[i]) =>
     tf.sum(tf.mul(ensemble[i].embed(warpFaces(tf.squeeze(x, [0]) as tf.Tensor3D, [placed])), targets[i])) as tf.Scalar;
   /** Every member's cosine to its clean embedding of the photo `makeX` builds (in the tidy), without transformation. */
@@ -316,7 +329,7 @@ export async function cloakFace(
     // The perceptual floor, checked on the 8-bit pixels that will be written: scale the perturbation down until the
     // face box's SSIM reaches it (bisection; SSIM grows as the scale shrinks).
     const masked = tf.tidy(() => {
-      const change = tf.mul(mask, best!.delta) as tf.Tensor4D;
+      const change = tf.mul(mask, expand(best!.delta)) as tf.Tensor4D;
       return scale < 1 ? resizeTo(change, region.height, region.width) : change;
     });
     const change = await masked.data();
