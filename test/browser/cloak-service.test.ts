@@ -12,13 +12,13 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
-import type { CDPSession, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import sharp from 'sharp';
 import { decodeImageNode } from '../../src/engine/image/decode-node.ts';
 import type { DecodedImage } from '../../src/engine/image/types.ts';
 import type { CloakSummary, EngineStatus } from '../../src/shared/messages.ts';
 import { sharedFacesDir } from '../support/photos.ts';
-import { type ExtensionHarness, launchExtension } from './harness.ts';
+import { type ExtensionHarness, type IsolatedWorld, isolatedWorld, launchExtension } from './harness.ts';
 
 const SITE_URL = 'https://x.com/compose/post';
 const SITE_HTML = '<!doctype html><html><head><title>x.com fixture</title></head><body><p>compose</p></body></html>';
@@ -408,30 +408,3 @@ async function clientBundle(): Promise<string> {
   return result.outputFiles[0].text;
 }
 
-interface IsolatedWorld {
-  evaluate(expression: string): Promise<unknown>;
-  close(): Promise<void>;
-}
-
-/** The content script's isolated world in `page`'s main frame, to run code as the content script. */
-async function isolatedWorld(page: Page, extensionId: string): Promise<IsolatedWorld> {
-  const cdp: CDPSession = await page.context().newCDPSession(page);
-  const worlds: { id: number; origin: string; auxData?: { type?: string } }[] = [];
-  cdp.on('Runtime.executionContextCreated', ({ context }) => worlds.push(context));
-  await cdp.send('Runtime.enable'); // Reports the existing contexts.
-  const world = worlds.find((w) => w.auxData?.type === 'isolated' && w.origin === `chrome-extension://${extensionId}`);
-  assert.ok(world, 'the isolated content script world exists');
-  return {
-    async evaluate(expression) {
-      const { result, exceptionDetails } = await cdp.send('Runtime.evaluate', {
-        expression,
-        contextId: world.id,
-        awaitPromise: true,
-        returnByValue: true,
-      });
-      if (exceptionDetails) throw new Error(exceptionDetails.exception?.description ?? exceptionDetails.text);
-      return result.value;
-    },
-    close: () => cdp.detach(),
-  };
-}

@@ -8,7 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import type { Page } from 'playwright-core';
 import { IDLE_CLOSE_MS } from '../../src/background/offscreen-host.ts';
 import type { Settings } from '../../src/shared/settings.ts';
-import { type ExtensionHarness, launchExtension, openEngineLab, runInEngineLab } from './harness.ts';
+import { type ExtensionHarness, isolatedWorld, launchExtension, openEngineLab, runInEngineLab } from './harness.ts';
 
 const SITE_URL = 'https://x.com/compose/post';
 const SITE_HTML = `<!doctype html><html><head><title>x.com fixture</title></head><body>
@@ -45,7 +45,7 @@ describe('extension (dist/chromium)', () => {
 
   test('content scripts run on a supported site without breaking it, and are unprivileged', async () => {
     assert.equal(await site.title(), 'page script ran');
-    const world = await contentScriptWorld(site, h.extensionId);
+    const world = await isolatedWorld(site, h.extensionId);
     const ask = (name: string) =>
       world.evaluate(`chrome.runtime.sendMessage({ faceCloak: 1, name: ${JSON.stringify(name)} })`);
 
@@ -199,25 +199,3 @@ async function evaluateInOffscreenDocument(page: Page, expression: string): Prom
   }
 }
 
-/** The content script's isolated world in `page`'s main frame, to evaluate code as the content script. */
-async function contentScriptWorld(page: Page, extensionId: string) {
-  const cdp = await page.context().newCDPSession(page);
-  const worlds: { id: number; origin: string; auxData?: { type?: string } }[] = [];
-  cdp.on('Runtime.executionContextCreated', ({ context }) => worlds.push(context));
-  await cdp.send('Runtime.enable'); // Reports the existing contexts.
-  const world = worlds.find((w) => w.auxData?.type === 'isolated' && w.origin === `chrome-extension://${extensionId}`);
-  assert.ok(world, 'the isolated content script world exists');
-  return {
-    async evaluate(expression: string): Promise<unknown> {
-      const { result, exceptionDetails } = await cdp.send('Runtime.evaluate', {
-        expression,
-        contextId: world.id,
-        awaitPromise: true,
-        returnByValue: true,
-      });
-      if (exceptionDetails) throw new Error(exceptionDetails.exception?.description ?? exceptionDetails.text);
-      return result.value;
-    },
-    close: () => cdp.detach(),
-  };
-}

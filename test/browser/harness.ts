@@ -22,7 +22,8 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type BrowserContext, type Page, type Request, type Worker, chromium } from 'playwright-core';
+import assert from 'node:assert/strict';
+import { type BrowserContext, type CDPSession, type Page, type Request, type Worker, chromium } from 'playwright-core';
 import type { EngineLab } from '../../src/lab/engine-lab.ts';
 
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
@@ -257,4 +258,32 @@ export async function runInEngineLab<K extends keyof EngineLab>(
     },
     [fnName, args] as [K, unknown[]],
   ) as Promise<Awaited<ReturnType<EngineLab[K]>>>;
+}
+
+export interface IsolatedWorld {
+  evaluate(expression: string): Promise<unknown>;
+  close(): Promise<void>;
+}
+
+/** The content script's isolated world in `page`'s main frame, to evaluate code as the content script (through CDP). */
+export async function isolatedWorld(page: Page, extensionId: string): Promise<IsolatedWorld> {
+  const cdp: CDPSession = await page.context().newCDPSession(page);
+  const worlds: { id: number; origin: string; auxData?: { type?: string } }[] = [];
+  cdp.on('Runtime.executionContextCreated', ({ context }) => worlds.push(context));
+  await cdp.send('Runtime.enable'); // Reports the existing contexts.
+  const world = worlds.find((w) => w.auxData?.type === 'isolated' && w.origin === `chrome-extension://${extensionId}`);
+  assert.ok(world, 'the isolated content script world exists');
+  return {
+    async evaluate(expression) {
+      const { result, exceptionDetails } = await cdp.send('Runtime.evaluate', {
+        expression,
+        contextId: world.id,
+        awaitPromise: true,
+        returnByValue: true,
+      });
+      if (exceptionDetails) throw new Error(exceptionDetails.exception?.description ?? exceptionDetails.text);
+      return result.value;
+    },
+    close: () => cdp.detach(),
+  };
 }

@@ -8,7 +8,7 @@
  * pixels is rounded the way the browser decoder already rounded it when the file was read (decode-browser.ts goes
  * through the same kind of canvas), and fully transparent pixels come out black.
  */
-import type { ImageFormat, RgbImage } from './types.ts';
+import { type ImageFormat, type RgbImage, assertEncodable } from './types.ts';
 
 export type BrowserEncodeFormat = 'jpeg' | 'png' | 'webp';
 
@@ -40,12 +40,8 @@ export async function encodeImageBrowser(
   options: { quality?: number } = {},
 ): Promise<Uint8Array> {
   const { width, height, data, alpha } = image;
+  assertEncodable(image);
   const pixels = width * height;
-  if (!(Number.isInteger(width) && Number.isInteger(height) && width > 0 && height > 0)) {
-    throw new RangeError(`Cannot encode a ${width}x${height} image.`);
-  }
-  if (data.length !== pixels * 3) throw new RangeError(`RGB data has ${data.length} bytes; expected ${pixels * 3}.`);
-  if (alpha && alpha.length !== pixels) throw new RangeError(`Alpha has ${alpha.length} bytes; expected ${pixels}.`);
   const quality = options.quality ?? defaultBrowserEncodeQuality;
   if (!(quality > 0 && quality <= 1)) throw new RangeError(`Quality must be in (0, 1], not ${quality}.`);
   if (!(format in MIME)) throw new RangeError(`Unknown output format ${String(format)}.`);

@@ -4,7 +4,7 @@
  */
 import sharp from 'sharp';
 import { decodeImageNode } from './decode-node.ts';
-import type { RgbImage } from './types.ts';
+import { type RgbImage, assertEncodable } from './types.ts';
 
 export type EncodeFormat = 'jpeg' | 'png' | 'webp';
 
@@ -25,12 +25,8 @@ export async function encodeImageNode(
   opts: EncodeOptions = {},
 ): Promise<Uint8Array> {
   const { width, height, data, alpha } = image;
+  assertEncodable(image);
   const pixels = width * height;
-  if (!(Number.isInteger(width) && Number.isInteger(height) && width > 0 && height > 0)) {
-    throw new RangeError(`Cannot encode a ${width}x${height} image.`);
-  }
-  if (data.length !== pixels * 3) throw new RangeError(`RGB data has ${data.length} bytes; expected ${pixels * 3}.`);
-  if (alpha && alpha.length !== pixels) throw new RangeError(`Alpha has ${alpha.length} bytes; expected ${pixels}.`);
   const quality = opts.quality ?? defaultEncodeQuality;
   if (!(Number.isInteger(quality) && quality >= 1 && quality <= 100)) {
     throw new RangeError(`Quality must be an integer from 1 to 100, not ${quality}.`);

@@ -48,3 +48,14 @@ export interface DecodeLimits {
 }
 
 export const defaultDecodeLimits: DecodeLimits = { maxPixels: 50_000_000, minSide: 16 };
+
+/** Throws a RangeError unless `image` is a well-formed RGB (+ alpha) image an encoder can write. */
+export function assertEncodable(image: RgbImage & { alpha?: Uint8Array }): void {
+  const { width, height, data, alpha } = image;
+  const pixels = width * height;
+  if (!(Number.isInteger(width) && Number.isInteger(height) && width > 0 && height > 0)) {
+    throw new RangeError(`Cannot encode a ${width}x${height} image.`);
+  }
+  if (data.length !== pixels * 3) throw new RangeError(`RGB data has ${data.length} bytes; expected ${pixels * 3}.`);
+  if (alpha && alpha.length !== pixels) throw new RangeError(`Alpha has ${alpha.length} bytes; expected ${pixels}.`);
+}
