@@ -44,11 +44,18 @@ export interface StrengthSetting {
   minFaceSsim: number;
 }
 
-/** The perceptual budget per strength; stated in the README and the popup. Chosen from bench/protection sweeps. */
+/**
+ * The perceptual budget per strength; stated in the README and the popup. Chosen from bench/protection sweeps at mid
+ * (22 photos, 3 seeds, held-out faceapi-resnet): with a face-SSIM floor of 0.95 the held-out recognizer was not evaded
+ * at all (mean cosine 0.979, evasion 0 %); at 0.90 with a per-pixel grid 36 % were evaded; the same budget on a
+ * 2x coarser grid kept face SSIM higher (0.925) and evaded 50 %. So every strength uses the coarser grid, and the
+ * floors trade visibility for protection openly: low is near-invisible and weak, mid and high are visible on close
+ * inspection.
+ */
 export const strengthSettings: Record<Strength, StrengthSetting> = {
-  low: { epsilon: 6, flatShare: 0.3, coarseness: 1, steps: 10, minFaceSsim: 0.97 },
-  mid: { epsilon: 10, flatShare: 0.3, coarseness: 1, steps: 16, minFaceSsim: 0.95 },
-  high: { epsilon: 16, flatShare: 0.3, coarseness: 1, steps: 24, minFaceSsim: 0.9 },
+  low: { epsilon: 10, flatShare: 0.5, coarseness: 2, steps: 12, minFaceSsim: 0.95 },
+  mid: { epsilon: 12, flatShare: 0.5, coarseness: 2, steps: 16, minFaceSsim: 0.9 },
+  high: { epsilon: 16, flatShare: 0.5, coarseness: 2, steps: 24, minFaceSsim: 0.85 },
 };
 
 /** A random transformation applied every step; identity when absent. */
