@@ -31,6 +31,10 @@ export function createRouter(deps: {
       return { site, settings: siteSettingsFor(settings, site) };
     },
 
+    'background:setCloakTimeout': async ({ seconds }) => ({ seconds: await deps.settings.setCloakTimeout(seconds) }),
+
+    'background:getCloakTimeout': async () => ({ seconds: (await deps.settings.get()).cloakTimeoutSeconds }),
+
     'background:engineStatus': () =>
       deps.offscreen.use(() => sendMessage('offscreen:status', undefined, { timeoutMs: ENGINE_START_TIMEOUT_MS })),
 

@@ -7,6 +7,7 @@ import {
   SETTINGS_STORAGE_KEY,
   type Settings,
   type SiteSettings,
+  isCloakTimeoutSeconds,
   parseSettings,
   siteKeyForHost,
   siteSettingsFor,
@@ -29,6 +30,17 @@ export class SettingsStore {
       settings.sites[site] = updated;
       await chrome.storage.local.set({ [SETTINGS_STORAGE_KEY]: settings });
       return { ...updated };
+    });
+  }
+
+  /** Sets `cloakTimeoutSeconds` (already validated by the message's check) and returns it as stored. */
+  setCloakTimeout(seconds: number): Promise<number> {
+    return this.exclusive(async () => {
+      if (!isCloakTimeoutSeconds(seconds)) throw new Error(`not a valid cloak timeout: ${JSON.stringify(seconds)}`);
+      const settings = await this.read();
+      settings.cloakTimeoutSeconds = seconds;
+      await chrome.storage.local.set({ [SETTINGS_STORAGE_KEY]: settings });
+      return seconds;
     });
   }
 

@@ -6,9 +6,8 @@
 import type { AnchorRect, FileOutcome } from './bridge-protocol.ts';
 import { CloakFileError, type CloakFileProgress, cloakFile } from './cloak-client.ts';
 import { type Overlay, showOverlay } from './overlay.ts';
-
-/** Longest a single photo may take before the person is asked what to do (the engine may be loading models). */
-export const PHOTO_TIMEOUT_MS = 180_000;
+import { sendMessage } from '../shared/messages.ts';
+import { CLOAK_TIMEOUT_SECONDS } from '../shared/settings.ts';
 
 /**
  * Resolves with one outcome per file, or null when the person (or `signal`, when the page dropped the selection)
@@ -59,7 +58,8 @@ async function protectOne(
     try {
       const result = await cloakFile(file, {
         signal,
-        timeoutMs: PHOTO_TIMEOUT_MS,
+        // Asked for each attempt, so a retry after the person raised the limit gets the new one.
+        timeoutMs: (await photoTimeoutSeconds()) * 1000,
         onProgress: (p) => overlay.progress(text, (index + fractionOf(p)) / files.length, describe(p)),
       });
       if (__TEST__) console.debug(`[face-cloak] ${file.name}: ${result.faces} faces, ${Math.round(result.ms)} ms`);
@@ -71,6 +71,19 @@ async function protectOne(
       if (choice === 'cancel') return null;
       if (choice === 'original') return { kind: 'original' };
     }
+  }
+}
+
+/**
+ * Longest a single photo may take before the person is asked what to do (settings' `cloakTimeoutSeconds`). When the
+ * background cannot say, the default: cloakFile then fails on its own with 'extension-unavailable'.
+ */
+async function photoTimeoutSeconds(): Promise<number> {
+  try {
+    return (await sendMessage('background:getCloakTimeout', undefined, { timeoutMs: 5_000 })).seconds;
+  } catch (error) {
+    console.debug('[face-cloak] could not read the cloak timeout:', error);
+    return CLOAK_TIMEOUT_SECONDS.default;
   }
 }
 

@@ -11,7 +11,14 @@
  */
 import type { BackendName } from '../engine/backends/backends.ts';
 import type { ImageErrorCode, ImageFormat } from '../engine/image/types.ts';
-import { STRENGTHS, type Settings, type SiteSettings, type Strength, isSiteSettingsPatch } from './settings.ts';
+import {
+  STRENGTHS,
+  type Settings,
+  type SiteSettings,
+  type Strength,
+  isCloakTimeoutSeconds,
+  isSiteSettingsPatch,
+} from './settings.ts';
 
 /**
  * Who may send a message. `extension`: only the extension's own pages and workers (popup, offscreen, background,
@@ -45,6 +52,11 @@ const isNothing = (payload: unknown): payload is void => payload === undefined |
 export interface SetSiteSettingsPayload {
   site: string;
   patch: Partial<SiteSettings>;
+}
+
+export interface CloakTimeout {
+  /** Settings' `cloakTimeoutSeconds`: CLOAK_TIMEOUT_SECONDS.min..max, whole seconds. */
+  seconds: number;
 }
 
 export interface SiteSettingsReply {
@@ -256,6 +268,12 @@ export const messages = {
   ),
   /** A content script asks for the settings of the page it runs in (the site comes from the sender). */
   'background:getSiteSettings': fromContent<void, SiteSettingsReply>(isNothing),
+  /** Sets how long one photo may take before the person is asked (every site); returns the value stored. */
+  'background:setCloakTimeout': fromExtension<CloakTimeout, CloakTimeout>(
+    (p): p is CloakTimeout => typeof p === 'object' && p !== null && isCloakTimeoutSeconds((p as CloakTimeout).seconds),
+  ),
+  /** A content script asks how long one photo may take (the same for every site, so nothing about the sender). */
+  'background:getCloakTimeout': fromContent<void, CloakTimeout>(isNothing),
   /** Starts the engine if needed and says which backend it runs on. */
   'background:engineStatus': fromExtension<void, EngineStatus>(),
   /**

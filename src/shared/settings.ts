@@ -26,6 +26,13 @@ export type SiteSettings = typeof defaultSiteSettings;
 
 export const SETTINGS_VERSION = 1;
 
+/**
+ * Bounds of `cloakTimeoutSeconds`, seconds. 180 by default: the first photo waits for the models to load, and a
+ * group photo at high strength on a slow CPU takes minutes. At most an hour: past that, something is stuck. As low as
+ * 1 s is allowed (every photo then times out): the end-to-end tests use it to reach the timeout path.
+ */
+export const CLOAK_TIMEOUT_SECONDS = { min: 1, max: 3600, default: 180 } as const;
+
 /** Settings live under this key in chrome.storage.local (on disk, this profile only, never synced). */
 export const SETTINGS_STORAGE_KEY = 'settings';
 
@@ -38,6 +45,11 @@ export const defaultSettings = {
   >,
   /** Applies to a site without an entry: such a site first needs its optional host permission, so off. */
   otherSites: { ...defaultSiteSettings, enabled: false } as SiteSettings,
+  /**
+   * How long one photo may take before the person is asked what to do: retry, upload the original, or cancel (every
+   * site). Added in version 1 without a migration: stored data without it reads as the default.
+   */
+  cloakTimeoutSeconds: CLOAK_TIMEOUT_SECONDS.default as number,
 };
 export type Settings = typeof defaultSettings;
 
@@ -92,6 +104,7 @@ export function parseSettings(
     }
   }
   settings.otherSites = parseSiteSettings(data.otherSites, settings.otherSites);
+  if (isCloakTimeoutSeconds(data.cloakTimeoutSeconds)) settings.cloakTimeoutSeconds = data.cloakTimeoutSeconds;
   return { settings, needsWrite: startVersion < currentVersion };
 }
 
@@ -105,6 +118,14 @@ function parseSiteSettings(raw: unknown, fallback: SiteSettings): SiteSettings {
 
 function isStrength(value: unknown): value is Strength {
   return typeof value === 'string' && (STRENGTHS as readonly string[]).includes(value);
+}
+
+/** A whole number of seconds within CLOAK_TIMEOUT_SECONDS. */
+export function isCloakTimeoutSeconds(value: unknown): value is number {
+  return (
+    typeof value === 'number' && Number.isInteger(value) &&
+    value >= CLOAK_TIMEOUT_SECONDS.min && value <= CLOAK_TIMEOUT_SECONDS.max
+  );
 }
 
 /** Validates a partial update as sent by a UI; unknown keys and wrong types are rejected, not ignored. */

@@ -67,6 +67,8 @@ function backgroundHandlers(overrides: Partial<HandlerMap<'background'>> = {}): 
     'background:getSettings': () => createDefaultSettings(),
     'background:setSiteSettings': ({ patch }) => ({ enabled: true, strength: 'mid', ...patch }),
     'background:getSiteSettings': (_payload, sender) => ({ site: sender.url ?? null, settings: { enabled: true, strength: 'low' } }),
+    'background:setCloakTimeout': ({ seconds }) => ({ seconds }),
+    'background:getCloakTimeout': () => ({ seconds: 180 }),
     'background:engineStatus': async () => ({ backend: 'wasm' }),
     'background:cloakProgress': () => ({ wanted: false }),
     'background:protectImage': () => ({ status: 'no-face', skippedSmallFaces: 0 }),
@@ -212,9 +214,17 @@ describe('sender checks', () => {
       // @ts-expect-error -- deliberately wrong payloads, as a compromised sender could send them.
       await rejectsWith(sendMessage('background:setSiteSettings', payload), 'invalid-payload');
     }
+    for (const seconds of [0, -5, 1.5, 3601, '60', Number.NaN, null]) {
+      // @ts-expect-error -- deliberately wrong payloads.
+      await rejectsWith(sendMessage('background:setCloakTimeout', { seconds }), 'invalid-payload');
+    }
+    assert.deepEqual(await sendMessage('background:setCloakTimeout', { seconds: 1 }), { seconds: 1 });
     from = contentScript;
     // @ts-expect-error -- getSiteSettings takes no payload.
     await rejectsWith(sendMessage('background:getSiteSettings', { site: 'facebook.com' }), 'invalid-payload');
+    // A content script may read the cloak timeout, never set it.
+    assert.deepEqual(await sendMessage('background:getCloakTimeout'), { seconds: 180 });
+    await rejectsWith(sendMessage('background:setCloakTimeout', { seconds: 1 }), 'forbidden');
   });
 });
 

@@ -3,10 +3,12 @@ import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import {
   BUILTIN_SITES,
+  CLOAK_TIMEOUT_SECONDS,
   SETTINGS_VERSION,
   type SettingsMigration,
   createDefaultSettings,
   defaultSettings,
+  isCloakTimeoutSeconds,
   isSiteSettingsPatch,
   parseSettings,
   siteKeyForHost,
@@ -20,6 +22,7 @@ describe('defaults', () => {
     assert.deepEqual(Object.keys(settings.sites), [...BUILTIN_SITES]);
     for (const site of BUILTIN_SITES) assert.deepEqual(settings.sites[site], { enabled: true, strength: 'mid' });
     assert.deepEqual(settings.otherSites, { enabled: false, strength: 'mid' });
+    assert.equal(settings.cloakTimeoutSeconds, CLOAK_TIMEOUT_SECONDS.default);
     assert.equal(settings.version, SETTINGS_VERSION);
   });
 
@@ -69,6 +72,21 @@ describe('parseSettings', () => {
     assert.equal(settings.sites['not a host'], undefined);
     assert.deepEqual(settings.otherSites, { enabled: true, strength: 'mid' });
     assert.equal('unknownField' in settings, false);
+  });
+
+  test('cloakTimeoutSeconds: whole seconds within bounds are kept, anything else is the default', () => {
+    for (const seconds of [1, 30, 3600]) {
+      assert.equal(parseSettings({ version: 1, cloakTimeoutSeconds: seconds }).settings.cloakTimeoutSeconds, seconds);
+    }
+    for (const seconds of [0, -1, 2.5, 3601, '60', null, Number.POSITIVE_INFINITY]) {
+      const { settings } = parseSettings({ version: 1, cloakTimeoutSeconds: seconds, otherSites: { enabled: true } });
+      assert.equal(settings.cloakTimeoutSeconds, CLOAK_TIMEOUT_SECONDS.default, String(seconds));
+      assert.equal(settings.otherSites.enabled, true, 'one bad value keeps the others');
+    }
+    // Stored before the field existed: the default, and nothing to write.
+    assert.deepEqual(parseSettings({ version: 1, sites: {} }).settings.cloakTimeoutSeconds, CLOAK_TIMEOUT_SECONDS.default);
+    assert.equal(isCloakTimeoutSeconds(CLOAK_TIMEOUT_SECONDS.min), true);
+    assert.equal(isCloakTimeoutSeconds(CLOAK_TIMEOUT_SECONDS.min - 1), false);
   });
 
   test('a new site entry starts from the other-sites settings', () => {

@@ -1,0 +1,178 @@
+/**
+ * Upload failure paths end to end (issue 4), on the built extension (dist/chromium; `npm run build` first) with the
+ * real engine, beside upload-interception.test.ts (which covers engine error, cancel and 20 files at once):
+ * - the timeout: settings' `cloakTimeoutSeconds` set to 1 s through the background, as a settings UI would (the
+ *   production build, no test hook), so a photo with a face always runs out of time; the person is told why and
+ *   chooses upload original, cancel, or retry (after raising the limit again);
+ * - three tabs uploading at once: each page gets its own cloaked photo, under its own name, and no other tab's.
+ */
+import assert from 'node:assert/strict';
+import { basename } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import type { Page } from 'playwright-core';
+import sharp from 'sharp';
+import { CLOAK_TIMEOUT_SECONDS } from '../../src/shared/settings.ts';
+import { type ExtensionHarness, launchExtension } from './harness.ts';
+import {
+  SITES,
+  type TestFiles,
+  assertCloaked,
+  assertUntouched,
+  disposeDetector,
+  makeTestFiles,
+  overlayElement,
+  resetReceived,
+  serveFixtures,
+  useLowStrength,
+  waitForOverlay,
+  waitForReceived,
+} from './upload-support.ts';
+
+describe('upload failure paths (dist/chromium, real engine)', () => {
+  let h: ExtensionHarness;
+  let files: TestFiles;
+  const timings: string[] = [];
+
+  before(async () => {
+    files = await makeTestFiles(2);
+    h = await launchExtension({ browserBuild: 'chromium' });
+    await serveFixtures(h.context);
+    await useLowStrength(h);
+  });
+
+  after(async () => {
+    console.log(`\ntime from file chosen to the page receiving it:\n${timings.map((t) => `  ${t}`).join('\n')}`);
+    await h?.close();
+    files?.cleanup();
+    disposeDetector();
+  });
+
+  async function open(url: string): Promise<Page> {
+    const page = await h.context.newPage();
+    await page.goto(url);
+    return page;
+  }
+
+  async function chooseFiles(page: Page, selector: string, paths: string[]): Promise<number> {
+    const chooser = page.waitForEvent('filechooser');
+    await page.click(selector);
+    const picker = await chooser;
+    const chosen = Date.now();
+    await picker.setFiles(paths);
+    return chosen;
+  }
+
+  /** Sets settings' cloakTimeoutSeconds through the background, from an extension page (as the popup would). */
+  async function setCloakTimeout(seconds: number): Promise<void> {
+    const page = await h.openExtensionPage('engine-lab.html');
+    try {
+      const reply = await page.evaluate(
+        (s) => chrome.runtime.sendMessage({ faceCloak: 1, name: 'background:setCloakTimeout', payload: { seconds: s } }),
+        seconds,
+      );
+      assert.deepEqual(reply, { ok: true, result: { seconds } });
+    } finally {
+      await page.close();
+    }
+  }
+
+  test('timeout: the person is told why and chooses: upload the original, cancel, or retry', { timeout: 300_000 }, async () => {
+    await setCloakTimeout(1);
+    try {
+      const page = await open(SITES.x);
+      const [first, second, third] = files.faces;
+
+      // Upload the original: the page gets exactly the file it would have got without the extension.
+      await chooseFiles(page, '#media', [first]);
+      await waitForOverlay(page, 'face-cloak-status', new RegExp(`Could not protect “${basename(first)}”`));
+      const detail = (await overlayElement(page, 'face-cloak-detail'))!.text;
+      assert.match(detail, /took longer than 1 s/, 'the reason is the timeout');
+      assert.match(detail, /Retry, upload it unprotected, or cancel\?/);
+      assert.equal(await page.evaluate(() => window.fixture.received.length), 0, 'nothing passed on while asking');
+      await (await overlayElement(page, 'face-cloak-original'))!.click();
+      const [original] = await waitForReceived(page, 1);
+      assert.equal(original.trusted, false, 'caught and re-dispatched');
+      assertUntouched(original, first);
+
+      // Cancel: nothing reaches the page, and the overlay goes.
+      await resetReceived(page);
+      await chooseFiles(page, '#media', [second]);
+      await waitForOverlay(page, 'face-cloak-status', new RegExp(`Could not protect “${basename(second)}”`));
+      await (await overlayElement(page, 'face-cloak-cancel'))!.click();
+      await page.waitForTimeout(1000);
+      assert.equal(await page.evaluate(() => window.fixture.log.length), 0, 'the page saw no event');
+      assert.equal(await overlayElement(page, 'face-cloak-overlay'), null);
+
+      // Retry after the person raised the limit: the engine is still usable after timed-out jobs, and the retry
+      // reads the new limit.
+      await chooseFiles(page, '#media', [third]);
+      await waitForOverlay(page, 'face-cloak-status', new RegExp(`Could not protect “${basename(third)}”`));
+      await setCloakTimeout(CLOAK_TIMEOUT_SECONDS.default);
+      const retried = Date.now();
+      await (await overlayElement(page, 'face-cloak-retry'))!.click();
+      const [cloaked] = await waitForReceived(page, 1);
+      await assertCloaked(cloaked, third);
+      timings.push(`X: retry after a timeout (face): ${cloaked.at - retried} ms`);
+      await page.close();
+    } finally {
+      await setCloakTimeout(CLOAK_TIMEOUT_SECONDS.default);
+    }
+  });
+
+  test('three tabs at once: each gets its own photo cloaked, under its own name, and no other tab\'s', { timeout: 600_000 }, async () => {
+    // Three sites, three ways in: a file chooser on X and on Mastodon, an input in a shadow root on Reddit.
+    const tabs = [
+      { url: SITES.x, photo: files.faces[0], via: 'x-input', choose: (page: Page, path: string) => chooseFiles(page, '#media', [path]) },
+      { url: SITES.mastodon, photo: files.faces[1], via: 'mastodon-input', choose: (page: Page, path: string) => chooseFiles(page, '#upload', [path]) },
+      {
+        url: SITES.reddit,
+        photo: files.faces[2],
+        via: 'reddit-open',
+        choose: async (page: Page, path: string) => {
+          const chosen = Date.now();
+          await page.locator('#open-upload input').setInputFiles([path]);
+          return chosen;
+        },
+      },
+    ];
+    const pages = await Promise.all(tabs.map((tab) => open(tab.url)));
+    const chosen = await Promise.all(tabs.map((tab, i) => tab.choose(pages[i], tab.photo)));
+    // All three are in the extension's hands at once (the engine queues them), each tab with its own overlay (on a
+    // fast machine the first may already be done when its overlay is read).
+    await Promise.all(pages.map((page) => waitForOverlay(page, 'face-cloak-status', /Protecting your photo|Photo protected/)));
+    const got = await Promise.all(pages.map((page) => waitForReceived(page, 1)));
+
+    const originals = await Promise.all(tabs.map((tab) => pixels(tab.photo)));
+    for (const [i, tab] of tabs.entries()) {
+      assert.equal(got[i].length, 1, `${tab.url}: one file`);
+      const [received] = got[i];
+      assert.equal(received.via, tab.via);
+      await assertCloaked(received, tab.photo);
+      // The three photos have the same size, so a swapped result would pass the checks above on size alone: it must
+      // be far closer to this tab's original than to the other tabs'.
+      const mine = await pixels(Buffer.from(received.base64!, 'base64'));
+      const distances = originals.map((original) => meanAbsDiff(mine, original));
+      const others = distances.filter((_, j) => j !== i);
+      assert.ok(distances[i] * 3 < Math.min(...others), `${tab.url}: its own photo (distances ${distances.map((d) => d.toFixed(1)).join(', ')})`);
+      timings.push(`three tabs at once, ${new URL(tab.url).host}: ${received.at - chosen[i]} ms`);
+    }
+    await Promise.all(pages.map((page) => page.close()));
+  });
+
+  test('no extension context made a network request, and no page threw', () => {
+    assert.deepEqual(h.networkRequests(), []);
+    assert.deepEqual(h.pageErrors(), []);
+  });
+});
+
+async function pixels(source: string | Buffer): Promise<Buffer> {
+  return sharp(source).removeAlpha().raw().toBuffer();
+}
+
+/** Mean absolute difference per channel value (0..255) of two same-sized RGB images. */
+function meanAbsDiff(a: Buffer, b: Buffer): number {
+  assert.equal(a.length, b.length, 'same size');
+  let sum = 0;
+  for (let i = 0; i < a.length; i++) sum += Math.abs(a[i] - b[i]);
+  return sum / a.length;
+}
