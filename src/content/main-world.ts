@@ -15,13 +15,14 @@
 import { hookDropAndPaste } from './page/drop-paste.ts';
 import { hookFileInputs } from './page/file-inputs.ts';
 import { hookFileSystem } from './page/file-system.ts';
-import { trackClicks } from './page/files.ts';
+import { hookRelativePaths, trackClicks } from './page/files.ts';
 import { connectPageBridge } from './page/page-bridge.ts';
 
 for (const [name, start] of [
   ['bridge', connectPageBridge],
   ['clicks', trackClicks],
   ['file inputs', hookFileInputs],
+  ['folder paths', hookRelativePaths],
   ['drop and paste', hookDropAndPaste],
   ['file system', hookFileSystem],
 ] as const) {

@@ -10,8 +10,8 @@
  * Times from the file being chosen to the page receiving it are printed as diagnostics.
  */
 import assert from 'node:assert/strict';
-import { readFileSync, statSync } from 'node:fs';
-import { basename } from 'node:path';
+import { copyFileSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Page } from 'playwright-core';
 import { type ExtensionHarness, launchExtension } from './harness.ts';
@@ -23,6 +23,7 @@ import {
   disposeDetector,
   dropFiles,
   makeTestFiles,
+  originalOf,
   overlayElement,
   assertSamePixels,
   pasteImage,
@@ -269,6 +270,37 @@ describe('upload interception (dist/chromium, real engine)', () => {
     await page.close();
   });
 
+  test('folder input (webkitdirectory): cloaked files keep their path in the folder', { timeout: 300_000 }, async () => {
+    // album/portrait.jpg (a face) and album/scenery/landscape.jpg (none), as the person's folder on disk.
+    const album = join(files.dir, 'album');
+    mkdirSync(join(album, 'scenery'), { recursive: true });
+    copyFileSync(files.faces[0], join(album, 'portrait.jpg'));
+    copyFileSync(files.plain[15], join(album, 'scenery', 'landscape.jpg'));
+    const page = await open(SITES.folder);
+    const chosen = Date.now();
+    await page.locator('#folder').setInputFiles(album);
+    const got = await waitForReceived(page, 2);
+    const byPath = new Map(got.map((r) => [r.relativePath, r]));
+    assert.deepEqual([...byPath.keys()].sort(), ['album/portrait.jpg', 'album/scenery/landscape.jpg']);
+    const portrait = byPath.get('album/portrait.jpg')!;
+    assert.equal(portrait.trusted, false, 'caught and re-dispatched');
+    await assertCloaked(portrait, { ...originalOf(files.faces[0]), name: 'portrait.jpg' });
+    assertUntouched(byPath.get('album/scenery/landscape.jpg')!, { ...originalOf(files.plain[15]), name: 'landscape.jpg' });
+    // The input holds the same: paths kept, no own property on the files (the prototype's getter answers), and any
+    // other File still gets the native answer.
+    const seen = await page.evaluate(() => {
+      const picked = Array.from((document.getElementById('folder') as HTMLInputElement).files!);
+      return {
+        paths: picked.map((f) => f.webkitRelativePath).sort(),
+        ownProperties: picked.flatMap((f) => Object.getOwnPropertyNames(f)),
+        other: new File(['x'], 'x.txt').webkitRelativePath,
+      };
+    });
+    assert.deepEqual(seen, { paths: ['album/portrait.jpg', 'album/scenery/landscape.jpg'], ownProperties: [], other: '' });
+    time('folder input, webkitdirectory (face, face-less)', portrait.at - chosen);
+    await page.close();
+  });
+
   test('cancel: the page gets nothing, and the overlay goes', { timeout: 120_000 }, async () => {
     const page = await open(SITES.mastodon);
     await chooseFiles(page, '#upload', [files.faces[0], files.plain[13]]);
@@ -356,6 +388,7 @@ describe('upload interception (dist/chromium, real engine)', () => {
           DataTransferItem.prototype.getAsFileSystemHandle,
           FileSystemFileHandle.prototype.getFile,
           window.showOpenFilePicker,
+          Object.getOwnPropertyDescriptor(File.prototype, 'webkitRelativePath').get,
           Function.prototype.toString,
         ].map(show),
         toStringOfToString: Function.prototype.toString.toString(),

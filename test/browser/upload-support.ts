@@ -30,6 +30,8 @@ export const SITES = {
   reddit: 'https://www.reddit.com/submit',
   instagram: 'https://www.instagram.com/create/',
   facebook: 'https://www.facebook.com/',
+  /** A folder input (webkitdirectory), served on x.com (content scripts only run on the supported sites). */
+  folder: 'https://x.com/fixture/folder',
 } as const;
 
 const pageOfHost: Record<string, string> = {
@@ -75,6 +77,9 @@ export async function serveFixtures(context: BrowserContext): Promise<void> {
       const { pathname } = new URL(route.request().url());
       if (pathname === '/fixture/recorder.js') {
         return route.fulfill({ contentType: 'text/javascript', body: readFileSync(join(fixturesDir, 'recorder.js')) });
+      }
+      if (pathname === '/fixture/folder') {
+        return route.fulfill({ contentType: 'text/html', body: readFileSync(join(fixturesDir, 'folder.html')) });
       }
       const bundle = bundles.get(pathname);
       if (bundle) return route.fulfill({ contentType: bundle.contentType, body: bundle.body });
@@ -154,6 +159,8 @@ export interface Received {
   type: string;
   size: number;
   lastModified: number;
+  /** File.webkitRelativePath: the path inside the chosen folder for a folder input, else ''. */
+  relativePath: string;
   at: number;
   /** Whether the event that brought the file was the browser's own; null when the page had no event (widgets). */
   trusted: boolean | null;

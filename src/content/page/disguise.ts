@@ -44,3 +44,26 @@ export function replaceMethod<F extends (...args: never[]) => unknown>(
   defineProperty(target, name, { ...descriptor, value: replacement });
   return original;
 }
+
+/**
+ * Replaces the getter of accessor `target[name]` with `make(original)`, disguised like `replaceMethod`'s
+ * replacements. Write the replacement as an object literal getter
+ * (`getOwnPropertyDescriptor({ get name() {...} }, 'name').get`): like a native getter it has no `prototype` and is
+ * named "get name". Returns the original getter, or null when the browser has no such accessor.
+ */
+export function replaceGetter<V>(
+  target: object,
+  name: string,
+  make: (original: (this: unknown) => V) => (this: unknown) => V,
+): ((this: unknown) => V) | null {
+  const descriptor = getOwnPropertyDescriptor(target, name);
+  if (!descriptor || typeof descriptor.get !== 'function') return null;
+  maskToString();
+  const original = descriptor.get as (this: unknown) => V;
+  const replacement = make(original);
+  defineProperty(replacement, 'name', { value: original.name, configurable: true });
+  defineProperty(replacement, 'length', { value: original.length, configurable: true });
+  originals.set(replacement, original);
+  defineProperty(target, name, { ...descriptor, get: replacement });
+  return original;
+}

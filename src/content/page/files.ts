@@ -3,7 +3,8 @@
  * back in the page's order, the files the page then reads, and where the overlay should appear.
  */
 import type { AnchorRect, FileOutcome, UploadSource } from '../bridge-protocol.ts';
-import { natives as n, matches, then } from './natives.ts';
+import { replaceGetter } from './disguise.ts';
+import { SafeWeakMap, natives as n, matches, then } from './natives.ts';
 import { abort, cloak } from './page-bridge.ts';
 
 // SVG is a drawing, not a photo; every other image type goes to the engine, which answers 'bad-image' for what it
@@ -63,18 +64,46 @@ export function cloakFiles(source: UploadSource, files: File[], anchor: AnchorRe
 export { abort as abortRun };
 
 /**
- * The file the page reads: the cloaked pixels under the original's name, type and lastModified, so nothing but the
- * pixels differs. When the engine had to change the format (GIF, AVIF and BMP come back as PNG) the cloaked file's
- * own name and type are kept, since the bytes are PNG.
+ * The file the page reads: the cloaked pixels under the original's name, type, lastModified and webkitRelativePath,
+ * so nothing but the pixels differs. When the engine had to change the format (GIF, AVIF and BMP come back as PNG)
+ * the cloaked file's own name and type are kept, since the bytes are PNG.
  */
 function forPage(original: File, outcome: FileOutcome): File {
   if (outcome.kind === 'original') return original;
   const cloaked = outcome.file;
   const type = n.blobType(original);
   const sameFormat = type === '' || type === n.blobType(cloaked);
-  return new n.File([cloaked], n.fileName(sameFormat ? original : cloaked), {
+  const file = new n.File([cloaked], n.fileName(sameFormat ? original : cloaked), {
     type: sameFormat ? type : n.blobType(cloaked),
     lastModified: n.fileLastModified(original),
+  });
+  const path = n.fileRelativePath(original);
+  if (path) relativePaths.set(file, path);
+  return file;
+}
+
+/** Cloaked files that stand for a file picked through a folder input (`webkitdirectory`): the original's path. */
+const relativePaths = new SafeWeakMap<File, string>();
+
+/**
+ * A folder input (`<input type=file webkitdirectory>`) gives each file its path inside the chosen folder
+ * ("holiday/beach/1.jpg"), which upload code uses to rebuild the folder. `new File()` cannot set it (the File
+ * constructor has no such option, and it is a read-only getter), and an own property on the file would show, so
+ * File.prototype's getter answers for the cloaked files we made and defers to the native one for every other file
+ * (and throws the native TypeError for a `this` that is not a File).
+ */
+export function hookRelativePaths(): void {
+  replaceGetter<string>(n.File.prototype, 'webkitRelativePath', (original) => {
+    const getter = n.getOwnPropertyDescriptor(
+      {
+        get webkitRelativePath(): string {
+          const path = typeof this === 'object' && this !== null ? relativePaths.get(this as unknown as File) : undefined;
+          return path ?? (n.apply(original, this, []) as string);
+        },
+      },
+      'webkitRelativePath',
+    )!.get!;
+    return getter as (this: unknown) => string;
   });
 }
 

@@ -98,6 +98,10 @@ export const natives = {
   fileListItem: method<FileList, [number], File | null>(FileList.prototype, 'item'),
   fileName: getter<File, string>(File.prototype, 'name'),
   fileLastModified: getter<File, number>(File.prototype, 'lastModified'),
+  /** The native getter, captured before files.ts's `hookRelativePaths` replaces it; '' where the browser lacks it. */
+  fileRelativePath: descriptor(File.prototype, 'webkitRelativePath')?.get
+    ? getter<File, string>(File.prototype, 'webkitRelativePath')
+    : () => '',
   blobType: getter<Blob, string>(Blob.prototype, 'type'),
   blobSize: getter<Blob, number>(Blob.prototype, 'size'),
 
