@@ -36,16 +36,23 @@ export async function embedFaces(
   }
 }
 
-export async function createFaceAnalyzer(read: ModelFileReader, options: FaceAnalyzerOptions = {}): Promise<FaceAnalyzer> {
-  const ids = options.recognizers ?? recognizerIds;
-  const detector: FaceDetector = await createFaceDetector(read);
-  let recognizers: Recognizer[];
+/** The detector and the recognizers `ids`; nothing stays loaded when any of them fails to load. */
+export async function loadFaceModels(
+  read: ModelFileReader,
+  ids: readonly RecognizerId[],
+): Promise<{ detector: FaceDetector; recognizers: Recognizer[] }> {
+  const detector = await createFaceDetector(read);
   try {
-    recognizers = await loadRecognizers(ids, read);
+    return { detector, recognizers: await loadRecognizers(ids, read) };
   } catch (error) {
     detector.dispose();
     throw error;
   }
+}
+
+export async function createFaceAnalyzer(read: ModelFileReader, options: FaceAnalyzerOptions = {}): Promise<FaceAnalyzer> {
+  const ids = options.recognizers ?? recognizerIds;
+  const { detector, recognizers } = await loadFaceModels(read, ids);
   return {
     recognizers: ids,
     async analyze(image: RgbImage): Promise<AnalyzedFace[]> {

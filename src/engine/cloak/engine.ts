@@ -3,12 +3,13 @@
  * `cloak(image, options)` returns the same photo with every face cloaked. Used by the offscreen document, the
  * benchmark and (later) the CLI; it has no extension API in it.
  */
-import { type DetectOptions, type FaceDetector, createFaceDetector } from '../detect/detector.ts';
+import type { DetectOptions } from '../detect/detector.ts';
 import type { Box, RecognizerId } from '../faces/types.ts';
 import type { RgbImage } from '../image/types.ts';
 import type { ModelFileReader } from '../models/manifest.ts';
 import type { Recognizer } from '../recognizers/recognizer.ts';
 import { loadRecognizers, recognizerIds } from '../recognizers/zoo.ts';
+import { loadFaceModels } from '../pipeline.ts';
 import {
   type JpegRoundTrip,
   type ProtectionEstimate,
@@ -82,14 +83,7 @@ export interface CloakEngine {
 }
 
 export async function createCloakEngine(read: ModelFileReader, options: CloakEngineOptions): Promise<CloakEngine> {
-  const detector: FaceDetector = await createFaceDetector(read);
-  let ensemble: Recognizer[];
-  try {
-    ensemble = await loadRecognizers(options.ensemble, read);
-  } catch (error) {
-    detector.dispose();
-    throw error;
-  }
+  const { detector, recognizers: ensemble } = await loadFaceModels(read, options.ensemble);
   let heldOut: Promise<Recognizer[]> | undefined;
   return {
     ensemble: options.ensemble,

@@ -11,16 +11,15 @@
  * version, a stricter test than matching other photos of the person (bench/protection measures that too).
  */
 import * as tf from '@tensorflow/tfjs';
-import { type FaceDetector, createFaceDetector } from '../detect/detector.ts';
+import type { FaceDetector } from '../detect/detector.ts';
 import { DEFAULT_MIN_IOU, matchFace } from '../faces/boxes.ts';
 import { cosineSimilarity } from '../faces/similarity.ts';
 import type { Box, DetectedFace, RecognizerId } from '../faces/types.ts';
 import { cropRgb } from '../image/pixels.ts';
 import type { RgbImage } from '../image/types.ts';
 import type { ModelFileReader } from '../models/manifest.ts';
-import { embedFaces } from '../pipeline.ts';
+import { embedFaces, loadFaceModels } from '../pipeline.ts';
 import type { Recognizer } from '../recognizers/recognizer.ts';
-import { loadRecognizers } from '../recognizers/zoo.ts';
 import { gaussianBlur, medianBlurApprox, resizeRoundTrip } from '../cloak/transforms.ts';
 
 /** Something a site or a tracker does to a posted photo before matching it. */
@@ -134,14 +133,7 @@ async function embedOne(image: RgbImage, face: DetectedFace, recognizer: Recogni
 }
 
 export async function createProtectionEstimator(read: ModelFileReader, options: ProtectionEstimatorOptions): Promise<ProtectionEstimator> {
-  const detector: FaceDetector = await createFaceDetector(read);
-  let recognizers: Recognizer[];
-  try {
-    recognizers = await loadRecognizers(options.recognizers, read);
-  } catch (error) {
-    detector.dispose();
-    throw error;
-  }
+  const { detector, recognizers } = await loadFaceModels(read, options.recognizers);
   const estimator = protectionEstimatorWith(detector, recognizers, options);
   return {
     estimate: estimator.estimate,
