@@ -7,16 +7,18 @@ import { handleMessages } from '../shared/messages.ts';
 import { CloakService } from './cloak-service.ts';
 import { createProtectImage, registerContextMenu } from './context-menu.ts';
 import { OffscreenHost } from './offscreen-host.ts';
+import { RecentCloaksStore } from './recent-cloaks-store.ts';
 import { createRouter } from './router.ts';
 import { SettingsStore } from './settings-store.ts';
 
 const settings = new SettingsStore();
+const recent = new RecentCloaksStore(settings);
 const offscreen = new OffscreenHost();
 const cloaks = new CloakService({ settings, offscreen });
 
 const protectImage = createProtectImage({ settings, cloaks });
 
-handleMessages<'background'>(createRouter({ settings, offscreen, cloaks, protectImage }));
+handleMessages<'background'>(createRouter({ settings, recent, offscreen, cloaks, protectImage }));
 cloaks.listen();
 registerContextMenu(protectImage);
 
@@ -30,5 +32,5 @@ chrome.runtime.onInstalled.addListener(() => {
 
 if (__TEST__) {
   // Test-only handle for BUILD_TEST=1 builds; a production bundle does not contain this.
-  Object.assign(globalThis, { faceCloakTest: { settings, offscreen, cloaks } });
+  Object.assign(globalThis, { faceCloakTest: { settings, recent, offscreen, cloaks } });
 }

@@ -31,6 +31,7 @@ import {
   sendMessage,
   senderAccess,
 } from '../shared/messages.ts';
+import type { CloakOrigin } from '../shared/recent-cloaks.ts';
 import { type Strength, siteKeyForUrl, siteSettingsFor } from '../shared/settings.ts';
 import type { OffscreenHost } from './offscreen-host.ts';
 import type { SettingsStore } from './settings-store.ts';
@@ -46,6 +47,8 @@ export interface CloakRequest {
   /** The file's bytes, for callers inside the background (the context menu). */
   bytes: Uint8Array;
   strength: Strength;
+  /** Where the photo comes from, for its recent-cloaks record. */
+  origin: CloakOrigin;
   onProgress?: (progress: CloakProgress) => void;
   signal?: AbortSignal;
 }
@@ -90,6 +93,7 @@ export class CloakService {
       tabId: -1,
       size: request.bytes.length,
       strength: request.strength,
+      origin: request.origin,
       onProgress: (p) => request.onProgress?.(p),
       signal: request.signal,
       upload: async (send) => {
@@ -187,8 +191,10 @@ export class CloakService {
     // The site from the browser-set sender URL, never from the message; the strength from its settings unless the
     // request names one of the allowed values (validated by isCloakClientMessage).
     let strength: Strength = start.strength ?? 'mid';
+    let origin: CloakOrigin = { source: 'protect-page', site: null, ...(start.name ? { fileName: start.name } : {}) };
     if (access === 'content') {
       const site = siteKeyForUrl(senderUrl);
+      origin = { source: 'upload', site };
       const settings = await this.deps.settings.get();
       const siteSettings = site ? siteSettingsFor(settings, site) : { ...settings.otherSites, enabled: false };
       if (!siteSettings.enabled) return io.refuse('Face Cloak is off for this site.');
@@ -207,6 +213,7 @@ export class CloakService {
         tabId,
         size: start.size,
         strength,
+        origin,
         signal: io.signal,
         onProgress: (progress) => io.post({ type: 'progress', progress }),
         upload: async (send) => {
@@ -246,6 +253,7 @@ export class CloakService {
     tabId: number;
     size: number;
     strength: Strength;
+    origin: CloakOrigin;
     signal?: AbortSignal;
     onProgress(progress: CloakProgress): void;
     upload(send: (data: string) => Promise<void>): Promise<void>;
@@ -269,7 +277,14 @@ export class CloakService {
     const result = deferred<CloakRunResult>();
     const taken = deferred<void>();
     const held = this.deps.offscreen.use(async () => {
-      await sendMessage('offscreen:cloakStart', { job: id, size: args.size, strength: args.strength });
+      // No record at all when the person keeps none: the document then makes no thumbnails and no estimate.
+      const keep = (await this.deps.settings.get()).recentCloaksDays > 0;
+      await sendMessage('offscreen:cloakStart', {
+        job: id,
+        size: args.size,
+        strength: args.strength,
+        origin: keep ? args.origin : null,
+      });
       let offset = 0;
       await args.upload(async (data) => {
         args.signal?.throwIfAborted();

@@ -73,6 +73,7 @@ export function createProtectImage(deps: { settings: SettingsStore; cloaks: Cloa
         .cloak({
           bytes: read.bytes,
           strength,
+          origin: { source: 'protect-image', site },
           onProgress: (p) => {
             if (p.phase === 'cloaking' && p.steps > 0) {
               const done = (p.face - 1 + p.step / p.steps) / p.faces;

@@ -7,6 +7,7 @@ import { siteKeyForUrl, siteSettingsFor } from '../shared/settings.ts';
 import type { CloakService } from './cloak-service.ts';
 import type { ProtectImage } from './context-menu.ts';
 import type { OffscreenHost } from './offscreen-host.ts';
+import type { RecentCloaksStore } from './recent-cloaks-store.ts';
 import type { SettingsStore } from './settings-store.ts';
 
 /** tfjs picks its backend when the offscreen document starts; WebGPU on SwiftShader alone can take seconds. */
@@ -14,6 +15,7 @@ const ENGINE_START_TIMEOUT_MS = 120_000;
 
 export function createRouter(deps: {
   settings: SettingsStore;
+  recent: RecentCloaksStore;
   offscreen: OffscreenHost;
   cloaks: CloakService;
   protectImage: ProtectImage;
@@ -34,6 +36,39 @@ export function createRouter(deps: {
     'background:setCloakTimeout': async ({ seconds }) => ({ seconds: await deps.settings.setCloakTimeout(seconds) }),
 
     'background:getCloakTimeout': async () => ({ seconds: (await deps.settings.get()).cloakTimeoutSeconds }),
+
+    'background:getUploadPolicy': async () => {
+      const { cloakTimeoutSeconds, onCloakFailure } = await deps.settings.get();
+      return { cloakTimeoutSeconds, onCloakFailure };
+    },
+
+    'background:updateSettings': async (patch) => {
+      const settings = await deps.settings.update(patch);
+      if (patch.recentCloaksDays !== undefined) await deps.recent.prune();
+      return settings;
+    },
+
+    'background:removeSite': ({ site }) => deps.settings.removeSite(site),
+
+    'background:importSettings': async ({ settings: data }) => {
+      const settings = await deps.settings.import(data);
+      await deps.recent.prune();
+      return settings;
+    },
+
+    'background:resetSettings': async () => {
+      const settings = await deps.settings.reset();
+      await deps.recent.prune();
+      return settings;
+    },
+
+    'background:getRecentCloaks': () => deps.recent.list(),
+
+    'background:clearRecentCloaks': () => deps.recent.clear(),
+
+    'background:recordCloak': (record) => deps.recent.add(record),
+
+    'background:recordEstimate': ({ id, estimate }) => deps.recent.setEstimate(id, estimate),
 
     'background:engineStatus': () =>
       deps.offscreen.use(() => sendMessage('offscreen:status', undefined, { timeoutMs: ENGINE_START_TIMEOUT_MS })),

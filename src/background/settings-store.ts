@@ -4,10 +4,13 @@
  * keeps no copy, since it can be stopped at any time.
  */
 import {
+  type GeneralSettings,
   SETTINGS_STORAGE_KEY,
   type Settings,
   type SiteSettings,
+  createDefaultSettings,
   isCloakTimeoutSeconds,
+  isGeneralSettingsPatch,
   parseSettings,
   siteKeyForHost,
   siteSettingsFor,
@@ -41,6 +44,50 @@ export class SettingsStore {
       settings.cloakTimeoutSeconds = seconds;
       await chrome.storage.local.set({ [SETTINGS_STORAGE_KEY]: settings });
       return seconds;
+    });
+  }
+
+  /** Applies a validated patch of the settings that are not per site; returns all settings as stored. */
+  update(patch: Partial<GeneralSettings>): Promise<Settings> {
+    return this.exclusive(async () => {
+      if (!isGeneralSettingsPatch(patch)) throw new Error('not a valid settings change');
+      const settings = { ...(await this.read()), ...structuredClone(patch) };
+      await chrome.storage.local.set({ [SETTINGS_STORAGE_KEY]: settings });
+      return settings;
+    });
+  }
+
+  /** Forgets a site's own entry: a builtin site gets its defaults back, any other follows `otherSites` again. */
+  removeSite(site: string): Promise<Settings> {
+    return this.exclusive(async () => {
+      if (siteKeyForHost(site) !== site) throw new Error(`not a site key: ${JSON.stringify(site)}`);
+      const settings = await this.read();
+      const defaults = createDefaultSettings().sites[site];
+      if (defaults) settings.sites[site] = defaults;
+      else delete settings.sites[site];
+      await chrome.storage.local.set({ [SETTINGS_STORAGE_KEY]: settings });
+      return settings;
+    });
+  }
+
+  /**
+   * Replaces everything with `data` (an export), parsed as stored data is: what is valid is kept, the rest takes
+   * defaults. Data that is not settings at all is refused rather than silently resetting everything.
+   */
+  import(data: unknown): Promise<Settings> {
+    return this.exclusive(async () => {
+      if (typeof data !== 'object' || data === null || Array.isArray(data)) throw new Error('not a settings export');
+      const { settings } = parseSettings(data);
+      await chrome.storage.local.set({ [SETTINGS_STORAGE_KEY]: settings });
+      return settings;
+    });
+  }
+
+  reset(): Promise<Settings> {
+    return this.exclusive(async () => {
+      const settings = createDefaultSettings();
+      await chrome.storage.local.set({ [SETTINGS_STORAGE_KEY]: settings });
+      return settings;
     });
   }
 

@@ -10,8 +10,14 @@
 import * as tf from '@tensorflow/tfjs';
 import { type CloakEngine, createCloakEngine, productEnsemble } from '../engine/cloak/engine.ts';
 import { decodeImageBrowser } from '../engine/image/decode-browser.ts';
-import { encodeImageBrowser, mimeOf, outputFormatFor } from '../engine/image/encode-browser.ts';
-import { ImageError } from '../engine/image/types.ts';
+import {
+  encodeImageBrowser,
+  jpegRoundTripBrowser,
+  mimeOf,
+  outputFormatFor,
+  thumbnailDataUrl,
+} from '../engine/image/encode-browser.ts';
+import { ImageError, type RgbImage } from '../engine/image/types.ts';
 import { readModelFileBrowser } from '../engine/models/read-browser.ts';
 import {
   type CloakChunkPayload,
@@ -27,16 +33,24 @@ import {
   base64Into,
   bytesToBase64,
 } from '../shared/messages.ts';
+import { type CloakOrigin, type RecentCloak, type RecentCloakEstimate, THUMBNAIL_SIZE } from '../shared/recent-cloaks.ts';
 import type { Strength } from '../shared/settings.ts';
 
 /** A finished job's output waits this long for the background to take it, then is dropped (requester gone). */
 const OUTPUT_TTL_MS = 120_000;
 /** An opened job whose file never completes is dropped after this long (the background died mid-upload). */
 const UPLOAD_TTL_MS = 120_000;
+/**
+ * At most this many photos wait for their protection estimate (each holds the original and the cloaked pixels);
+ * beyond it the oldest waiting one is skipped, and its record says so.
+ */
+const MAX_PENDING_ESTIMATES = 3;
 
 interface Job {
   id: string;
   strength: Strength;
+  /** Where the photo goes, for its recent-cloaks record; null: no record. */
+  origin: CloakOrigin | null;
   input: Uint8Array;
   received: number;
   state: 'uploading' | 'queued' | 'running' | 'done';
@@ -52,28 +66,47 @@ interface Job {
 /** Where progress goes; returns false when nobody wants the job any more (it is then cancelled). */
 export type ProgressSink = (job: string, progress: CloakProgress) => Promise<boolean>;
 
+/** Where recent-cloak records and their estimates go (the background stores them). */
+export interface RecordSink {
+  cloak(record: RecentCloak): Promise<void>;
+  estimate(id: string, estimate: RecentCloakEstimate): Promise<void>;
+}
+
+interface PendingEstimate {
+  id: string;
+  original: RgbImage;
+  /** The cloaked photo as the site receives it: the output file decoded again. */
+  output: Uint8Array;
+}
+
 export class CloakJobs {
   private readonly jobs = new Map<string, Job>();
   private engine: Promise<CloakEngine> | null = null;
   /** The FIFO: each job's run chains onto the previous one. */
   private tail: Promise<unknown> = Promise.resolve();
+  /** Jobs queued or running: estimates only run when there are none, so they never delay an upload. */
+  private waiting = 0;
+  private readonly estimates: PendingEstimate[] = [];
+  private estimating = false;
 
   constructor(
     /** Resolves once tfjs runs on its backend. */
     private readonly backendReady: Promise<unknown>,
     private readonly reportProgress: ProgressSink,
+    private readonly records?: RecordSink,
   ) {}
 
   get engineLoaded(): boolean {
     return this.engine !== null;
   }
 
-  start({ job: id, size, strength }: CloakStartPayload): void {
+  start({ job: id, size, strength, origin }: CloakStartPayload): void {
     if (this.jobs.has(id)) throw new Error(`job ${id} exists already`);
     if (!(Number.isSafeInteger(size) && size > 0 && size <= MAX_CLOAK_FILE_BYTES)) throw new Error(`bad size ${size}`);
     const job: Job = {
       id,
       strength,
+      origin,
       input: new Uint8Array(size),
       received: 0,
       state: 'uploading',
@@ -109,7 +142,11 @@ export class CloakJobs {
     job.state = 'queued';
     const queuedAt = performance.now();
     void this.progress(job, { phase: 'queued', face: 0, faces: 0, step: 0, steps: 0 });
-    const run = this.tail.then(() => this.process(job, queuedAt));
+    this.waiting += 1;
+    const run = this.tail.then(() => this.process(job, queuedAt)).finally(() => {
+      this.waiting -= 1;
+      this.estimateWhenIdle();
+    });
     this.tail = run.catch(() => undefined);
     return run;
   }
@@ -140,6 +177,16 @@ export class CloakJobs {
     if (job.objectUrl) URL.revokeObjectURL(job.objectUrl);
     clearTimeout(job.expiry);
     this.jobs.delete(id);
+  }
+
+  /** Models loaded now (manifest ids); empty before the first job. */
+  async loadedModels(): Promise<string[]> {
+    if (!this.engine) return [];
+    try {
+      return (await this.engine).loadedModels();
+    } catch {
+      return [];
+    }
   }
 
   /** Live tensors, for the status message: must come back to the same number after every job. */
@@ -197,7 +244,7 @@ export class CloakJobs {
         // Nothing to cloak: the requester keeps its original file, bytes and all; nothing to send back.
         timings.totalMs = performance.now() - started;
         this.release(job.id);
-        const summary: CloakSummary = { ...base, unchanged: true, mime: '', size: 0, timings };
+        const summary: CloakSummary = { ...base, unchanged: true, mime: '', size: 0, recordId: null, timings };
         return { ok: true, summary };
       }
 
@@ -214,7 +261,25 @@ export class CloakJobs {
       job.mime = mimeOf(format);
       job.state = 'done';
       this.expireAfter(job, OUTPUT_TTL_MS);
-      const summary: CloakSummary = { ...base, unchanged: false, mime: mimeOf(format), size: output.length, timings };
+      const recordId = job.origin && this.records ? job.id : null;
+      const summary: CloakSummary = { ...base, unchanged: false, mime: mimeOf(format), size: output.length, recordId, timings };
+      if (recordId !== null && job.origin) {
+        // After the reply is on its way: the record (thumbnails) and the estimate never delay the upload.
+        const faceSsims = outcome.faces.map((face) => face.faceSsim);
+        const record = {
+          ...job.origin,
+          id: job.id,
+          strength: job.strength,
+          width: image.width,
+          height: image.height,
+          faces: outcome.faces.length,
+          skippedSmallFaces: outcome.skippedSmallFaces.length,
+          totalMs: timings.totalMs,
+          minFaceSsim: faceSsims.length > 0 ? Math.min(...faceSsims) : null,
+        };
+        const original: RgbImage = { width: image.width, height: image.height, data: image.data };
+        setTimeout(() => void this.record(record, original, outcome.image, output), 0);
+      }
       return { ok: true, summary };
     } catch (error) {
       const failure = describeFailure(error, signal); // Before release(), which aborts the signal.
@@ -223,10 +288,64 @@ export class CloakJobs {
     }
   }
 
+  /** Makes the thumbnails, stores the record (estimate pending) and queues the estimate. */
+  private async record(
+    fields: Omit<RecentCloak, 'before' | 'after' | 'at' | 'estimate'>,
+    original: RgbImage,
+    cloaked: RgbImage,
+    output: Uint8Array,
+  ): Promise<void> {
+    const records = this.records;
+    if (!records) return;
+    try {
+      const [before, after] = [await thumbnailDataUrl(original, THUMBNAIL_SIZE), await thumbnailDataUrl(cloaked, THUMBNAIL_SIZE)];
+      await records.cloak({ ...fields, at: Date.now(), before, after, estimate: { state: 'pending' } });
+    } catch (error) {
+      console.warn('[face-cloak] could not record a recent cloak:', error);
+      return;
+    }
+    this.estimates.push({ id: fields.id, original, output });
+    while (this.estimates.length > MAX_PENDING_ESTIMATES) {
+      const skipped = this.estimates.shift()!;
+      void records
+        .estimate(skipped.id, { state: 'skipped', reason: 'Too many photos at once: only the latest ones were measured.' })
+        .catch(() => undefined);
+    }
+    this.estimateWhenIdle();
+  }
+
+  /**
+   * Runs the waiting estimates one by one while no cloak job waits; a job that arrives meanwhile runs after the
+   * current estimate (one estimate is a few seconds: held-out recognizers x a few defenses).
+   */
+  private estimateWhenIdle(): void {
+    const records = this.records;
+    if (!records || this.estimating || this.waiting > 0 || this.estimates.length === 0) return;
+    const next = this.estimates.pop()!; // Newest first: that is the photo the person is looking at.
+    this.estimating = true;
+    const run = this.tail.then(async () => {
+      let estimate: RecentCloakEstimate;
+      try {
+        const engine = await this.loadEngine();
+        const decoded = await decodeImageBrowser(next.output);
+        const cloaked: RgbImage = { width: decoded.width, height: decoded.height, data: decoded.data };
+        estimate = { state: 'done', value: await engine.estimateProtection(next.original, cloaked) };
+      } catch (error) {
+        console.warn('[face-cloak] protection estimate failed:', error);
+        estimate = { state: 'failed', message: error instanceof Error ? error.message : String(error) };
+      }
+      await records.estimate(next.id, estimate).catch(() => undefined);
+    });
+    this.tail = run.catch(() => undefined).finally(() => {
+      this.estimating = false;
+      this.estimateWhenIdle();
+    });
+  }
+
   private loadEngine(): Promise<CloakEngine> {
     if (!this.engine) {
       const loading = this.backendReady.then(() =>
-        createCloakEngine(readModelFileBrowser, { ensemble: productEnsemble }),
+        createCloakEngine(readModelFileBrowser, { ensemble: productEnsemble, jpeg: jpegRoundTripBrowser }),
       );
       this.engine = loading;
       // A failed load is not cached: the next job tries again (e.g. after a transient out-of-memory).

@@ -19,16 +19,24 @@ const backend = startBestBackend().then(
 );
 
 /** Progress goes to the background, which forwards it to the tab that asked; it says when the job is orphaned. */
-const jobs = new CloakJobs(backend, async (job, progress) => {
-  const { wanted } = await sendMessage('background:cloakProgress', { job, progress });
-  return wanted;
-});
+const jobs = new CloakJobs(
+  backend,
+  async (job, progress) => {
+    const { wanted } = await sendMessage('background:cloakProgress', { job, progress });
+    return wanted;
+  },
+  {
+    cloak: (record) => sendMessage('background:recordCloak', record),
+    estimate: (id, estimate) => sendMessage('background:recordEstimate', { id, estimate }),
+  },
+);
 
 handleMessages<'offscreen'>({
   'offscreen:status': async () => ({
     backend: await backend,
     tensors: jobs.tensors(),
     engineLoaded: jobs.engineLoaded,
+    models: await jobs.loadedModels(),
   }),
   'offscreen:cloakStart': (payload) => jobs.start(payload),
   'offscreen:cloakChunk': (payload) => jobs.chunk(payload),

@@ -11,13 +11,18 @@
  */
 import type { BackendName } from '../engine/backends/backends.ts';
 import type { ImageErrorCode, ImageFormat } from '../engine/image/types.ts';
+import { type CloakOrigin, type RecentCloak, type RecentCloakEstimate, isRecentCloak, isRecentCloakEstimate } from './recent-cloaks.ts';
 import {
+  type FailureChoice,
+  type GeneralSettings,
   STRENGTHS,
   type Settings,
   type SiteSettings,
   type Strength,
   isCloakTimeoutSeconds,
+  isGeneralSettingsPatch,
   isSiteSettingsPatch,
+  siteKeyForHost,
 } from './settings.ts';
 
 /**
@@ -84,6 +89,20 @@ export interface EngineStatus {
   tensors?: number;
   /** Whether the cloak engine's models are loaded (they load at the first cloak job, then stay while it is open). */
   engineLoaded?: boolean;
+  /** Ids (models/manifest.json) of the models loaded now: detector, ensemble, and held-out judges once estimated. */
+  models?: string[];
+}
+
+export interface UploadPolicy {
+  /** Settings' `cloakTimeoutSeconds`. */
+  cloakTimeoutSeconds: number;
+  /** Settings' `onCloakFailure`: ask the person, or upload the original, or cancel, when cloaking fails. */
+  onCloakFailure: FailureChoice;
+}
+
+export interface RecordEstimatePayload {
+  id: string;
+  estimate: RecentCloakEstimate;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -150,12 +169,15 @@ export interface CloakSummary {
   strength: Strength;
   faces: CloakedFaceInfo[];
   skippedSmallFaces: number;
+  /** Id of this cloak in the recent cloaks (its estimate arrives there later); null when none is kept. */
+  recordId: string | null;
   timings: { queuedMs: number; decodeMs: number; detectMs: number; cloakMs: number[]; encodeMs: number; totalMs: number };
 }
 
 /** Content script -> background, on a CLOAK_PORT_NAME port: one 'start', then chunks until `size` bytes, pings. */
 export type CloakClientMessage =
-  | { type: 'start'; size: number; mime: string; strength?: Strength }
+  /** `name`: the file's name, kept in its recent-cloaks record; honoured from extension pages only. */
+  | { type: 'start'; size: number; mime: string; strength?: Strength; name?: string }
   | { type: 'chunk'; data: string }
   /** Sent while waiting: port messages keep the service worker alive (an open port alone does not). */
   | { type: 'ping' };
@@ -178,7 +200,8 @@ export function isCloakClientMessage(value: unknown): value is CloakClientMessag
       return (
         Number.isSafeInteger(m.size) && (m.size as number) > 0 && (m.size as number) <= MAX_CLOAK_FILE_BYTES &&
         typeof m.mime === 'string' && m.mime.length <= 200 &&
-        (m.strength === undefined || (STRENGTHS as readonly unknown[]).includes(m.strength))
+        (m.strength === undefined || (STRENGTHS as readonly unknown[]).includes(m.strength)) &&
+        (m.name === undefined || (typeof m.name === 'string' && m.name.length <= 255))
       );
     case 'chunk':
       return isBase64Chunk(m.data);
@@ -243,6 +266,8 @@ export interface CloakJobRef {
 export interface CloakStartPayload extends CloakJobRef {
   size: number;
   strength: Strength;
+  /** Where the photo goes, for its recent-cloaks record; null: keep no record (settings keep none). */
+  origin: CloakOrigin | null;
 }
 export interface CloakChunkPayload extends CloakJobRef {
   offset: number;
@@ -274,6 +299,34 @@ export const messages = {
   ),
   /** A content script asks how long one photo may take (the same for every site, so nothing about the sender). */
   'background:getCloakTimeout': fromContent<void, CloakTimeout>(isNothing),
+  /** What a content script does with uploads beyond the site's settings: time limit, what to do on failure. */
+  'background:getUploadPolicy': fromContent<void, UploadPolicy>(isNothing),
+  /** Changes settings that are not per site (options page); returns all settings after the change. */
+  'background:updateSettings': fromExtension<Partial<GeneralSettings>, Settings>(isGeneralSettingsPatch),
+  /** Forgets a site's own settings (it then follows `otherSites`); a builtin site goes back to its defaults. */
+  'background:removeSite': fromExtension<{ site: string }, Settings>(
+    (p): p is { site: string } =>
+      typeof p === 'object' && p !== null && typeof (p as { site: unknown }).site === 'string' &&
+      siteKeyForHost((p as { site: string }).site) === (p as { site: string }).site,
+  ),
+  /** Replaces all settings with exported ones, parsed like stored data (invalid parts take defaults). */
+  'background:importSettings': fromExtension<{ settings: unknown }, Settings>(
+    (p): p is { settings: unknown } => typeof p === 'object' && p !== null && 'settings' in p,
+  ),
+  /** Back to the defaults, every site. */
+  'background:resetSettings': fromExtension<void, Settings>(),
+  /** The recent cloaks kept on this device, newest first (src/shared/recent-cloaks.ts). */
+  'background:getRecentCloaks': fromExtension<void, RecentCloak[]>(),
+  /** Deletes every recent cloak. */
+  'background:clearRecentCloaks': fromExtension<void, void>(),
+  /** The offscreen document reports a finished cloak (estimate pending). */
+  'background:recordCloak': fromExtension<RecentCloak, void>(isRecentCloak),
+  /** The offscreen document reports a cloak's protection estimate (or why there is none). */
+  'background:recordEstimate': fromExtension<RecordEstimatePayload, void>(
+    (p): p is RecordEstimatePayload =>
+      typeof p === 'object' && p !== null && typeof (p as RecordEstimatePayload).id === 'string' &&
+      isRecentCloakEstimate((p as RecordEstimatePayload).estimate),
+  ),
   /** Starts the engine if needed and says which backend it runs on. */
   'background:engineStatus': fromExtension<void, EngineStatus>(),
   /**

@@ -33,6 +33,21 @@ export const SETTINGS_VERSION = 1;
  */
 export const CLOAK_TIMEOUT_SECONDS = { min: 1, max: 3600, default: 180 } as const;
 
+/**
+ * How many days recent cloaks (thumbnails before/after, faces, time, protection estimate) are kept on this device
+ * for the popup. 0 keeps none. A week by default: long enough to check an upload afterwards, short enough that the
+ * extension is not a second photo album.
+ */
+export const RECENT_CLOAKS_DAYS = [0, 1, 7, 30] as const;
+export type RecentCloaksDays = (typeof RECENT_CLOAKS_DAYS)[number];
+
+/**
+ * What happens to an upload when cloaking fails or times out: ask the person (retry / upload original / cancel), or
+ * decide for them. Never a silent choice by default: 'ask'.
+ */
+export const FAILURE_CHOICES = ['ask', 'original', 'cancel'] as const;
+export type FailureChoice = (typeof FAILURE_CHOICES)[number];
+
 /** Settings live under this key in chrome.storage.local (on disk, this profile only, never synced). */
 export const SETTINGS_STORAGE_KEY = 'settings';
 
@@ -50,6 +65,10 @@ export const defaultSettings = {
    * site). Added in version 1 without a migration: stored data without it reads as the default.
    */
   cloakTimeoutSeconds: CLOAK_TIMEOUT_SECONDS.default as number,
+  /** Days recent cloaks are kept (RECENT_CLOAKS_DAYS). Added in version 1 without a migration, like the next one. */
+  recentCloaksDays: 7 as RecentCloaksDays,
+  /** When cloaking an upload fails (FAILURE_CHOICES). */
+  onCloakFailure: 'ask' as FailureChoice,
 };
 export type Settings = typeof defaultSettings;
 
@@ -105,6 +124,8 @@ export function parseSettings(
   }
   settings.otherSites = parseSiteSettings(data.otherSites, settings.otherSites);
   if (isCloakTimeoutSeconds(data.cloakTimeoutSeconds)) settings.cloakTimeoutSeconds = data.cloakTimeoutSeconds;
+  if (isRecentCloaksDays(data.recentCloaksDays)) settings.recentCloaksDays = data.recentCloaksDays;
+  if (isFailureChoice(data.onCloakFailure)) settings.onCloakFailure = data.onCloakFailure;
   return { settings, needsWrite: startVersion < currentVersion };
 }
 
@@ -126,6 +147,36 @@ export function isCloakTimeoutSeconds(value: unknown): value is number {
     typeof value === 'number' && Number.isInteger(value) &&
     value >= CLOAK_TIMEOUT_SECONDS.min && value <= CLOAK_TIMEOUT_SECONDS.max
   );
+}
+
+export function isRecentCloaksDays(value: unknown): value is RecentCloaksDays {
+  return (RECENT_CLOAKS_DAYS as readonly unknown[]).includes(value);
+}
+
+export function isFailureChoice(value: unknown): value is FailureChoice {
+  return (FAILURE_CHOICES as readonly unknown[]).includes(value);
+}
+
+/** The settings that are not per site, as the options page changes them. */
+export type GeneralSettings = Pick<Settings, 'otherSites' | 'cloakTimeoutSeconds' | 'recentCloaksDays' | 'onCloakFailure'>;
+
+/** Validates a partial update of the general settings; unknown keys and invalid values are rejected. */
+export function isGeneralSettingsPatch(value: unknown): value is Partial<GeneralSettings> {
+  if (!isRecord(value)) return false;
+  return Object.entries(value).every(([key, v]) => {
+    switch (key) {
+      case 'otherSites':
+        return isRecord(v) && typeof v.enabled === 'boolean' && isStrength(v.strength) && Object.keys(v).length === 2;
+      case 'cloakTimeoutSeconds':
+        return isCloakTimeoutSeconds(v);
+      case 'recentCloaksDays':
+        return isRecentCloaksDays(v);
+      case 'onCloakFailure':
+        return isFailureChoice(v);
+      default:
+        return false;
+    }
+  });
 }
 
 /** Validates a partial update as sent by a UI; unknown keys and wrong types are rejected, not ignored. */

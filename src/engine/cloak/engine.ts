@@ -79,16 +79,21 @@ export interface CloakEngine {
    * ensemble are marked as seen (see evaluate/estimate.ts). Loads the held-out recognizers on first use.
    */
   estimateProtection(original: RgbImage, cloaked: RgbImage): Promise<ProtectionEstimate>;
+  /** Ids (models/manifest.json) of the models loaded now: detector and landmarks, ensemble, held-out judges. */
+  loadedModels(): string[];
   dispose(): void;
 }
 
 export async function createCloakEngine(read: ModelFileReader, options: CloakEngineOptions): Promise<CloakEngine> {
   const { detector, recognizers: ensemble } = await loadFaceModels(read, options.ensemble);
   let heldOut: Promise<Recognizer[]> | undefined;
+  let heldOutLoaded: Recognizer[] = [];
   return {
     ensemble: options.ensemble,
+    loadedModels: () => ['faceapi-ssd', 'faceapi-landmarks68', ...ensemble.map((r) => r.id), ...heldOutLoaded.map((r) => r.id)],
     async estimateProtection(original, cloaked) {
       heldOut ??= loadRecognizers(recognizerIds.filter((id) => !options.ensemble.includes(id)), read);
+      heldOutLoaded = await heldOut;
       const judges = [...(await heldOut), ...ensemble];
       const estimator = protectionEstimatorWith(detector, judges, { ensemble: options.ensemble, defenses: defaultDefenses(options.jpeg) });
       return estimator.estimate(original, cloaked);

@@ -8,6 +8,7 @@
  * pixels is rounded the way the browser decoder already rounded it when the file was read (decode-browser.ts goes
  * through the same kind of canvas), and fully transparent pixels come out black.
  */
+import { decodeImageBrowser } from './decode-browser.ts';
 import { type ImageFormat, type RgbImage, assertEncodable } from './types.ts';
 
 export type BrowserEncodeFormat = 'jpeg' | 'png' | 'webp';
@@ -78,4 +79,43 @@ export async function encodeImageBrowser(
   canvas.width = 0;
   canvas.height = 0;
   return new Uint8Array(await blob.arrayBuffer());
+}
+
+/** JPEG encode and decode at `quality` (1-100, the libjpeg scale): the protection estimate's JPEG defense. */
+export async function jpegRoundTripBrowser(image: RgbImage, quality: number): Promise<RgbImage> {
+  const decoded = await decodeImageBrowser(await encodeImageBrowser(image, 'jpeg', { quality: quality / 100 }));
+  return { width: decoded.width, height: decoded.height, data: decoded.data };
+}
+
+/**
+ * A small JPEG of `image` as a data: URL, `size` pixels on its long side (never enlarged), for the recent cloaks'
+ * before/after. Scaled by the canvas with high-quality smoothing: a thumbnail, not a measurement.
+ */
+export async function thumbnailDataUrl(image: RgbImage, size: number, quality = 0.8): Promise<string> {
+  assertEncodable(image);
+  const scale = Math.min(1, size / Math.max(image.width, image.height));
+  const width = Math.max(1, Math.round(image.width * scale));
+  const height = Math.max(1, Math.round(image.height * scale));
+  const pixels = image.width * image.height;
+  const rgba = new Uint8ClampedArray(pixels * 4);
+  for (let p = 0, s = 0, d = 0; p < pixels; p++, s += 3, d += 4) {
+    rgba[d] = image.data[s];
+    rgba[d + 1] = image.data[s + 1];
+    rgba[d + 2] = image.data[s + 2];
+    rgba[d + 3] = 255;
+  }
+  const full = new OffscreenCanvas(image.width, image.height);
+  const small = new OffscreenCanvas(width, height);
+  const fullCtx = full.getContext('2d', { colorSpace: 'srgb' });
+  const smallCtx = small.getContext('2d', { colorSpace: 'srgb' });
+  if (!fullCtx || !smallCtx) throw new Error('OffscreenCanvas 2d context is not available.');
+  fullCtx.putImageData(new ImageData(rgba, image.width, image.height, { colorSpace: 'srgb' }), 0, 0);
+  smallCtx.imageSmoothingQuality = 'high';
+  smallCtx.drawImage(full, 0, 0, width, height);
+  full.width = 0;
+  full.height = 0;
+  const bytes = new Uint8Array(await (await small.convertToBlob({ type: 'image/jpeg', quality })).arrayBuffer());
+  let binary = '';
+  for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return `data:image/jpeg;base64,${btoa(binary)}`;
 }

@@ -72,6 +72,15 @@ function backgroundHandlers(overrides: Partial<HandlerMap<'background'>> = {}): 
     'background:engineStatus': async () => ({ backend: 'wasm' }),
     'background:cloakProgress': () => ({ wanted: false }),
     'background:protectImage': () => ({ status: 'no-face', skippedSmallFaces: 0 }),
+    'background:getUploadPolicy': () => ({ cloakTimeoutSeconds: 180, onCloakFailure: 'ask' }),
+    'background:updateSettings': () => createDefaultSettings(),
+    'background:removeSite': () => createDefaultSettings(),
+    'background:importSettings': () => createDefaultSettings(),
+    'background:resetSettings': () => createDefaultSettings(),
+    'background:getRecentCloaks': () => [],
+    'background:clearRecentCloaks': () => undefined,
+    'background:recordCloak': () => undefined,
+    'background:recordEstimate': () => undefined,
     ...overrides,
   };
 }

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import {
+  isGeneralSettingsPatch,
   BUILTIN_SITES,
   CLOAK_TIMEOUT_SECONDS,
   SETTINGS_VERSION,
@@ -193,4 +194,31 @@ test('isSiteSettingsPatch accepts partial valid patches only', () => {
   assert.equal(isSiteSettingsPatch({ strength: 'max' }), false);
   assert.equal(isSiteSettingsPatch({ enabled: true, admin: true }), false);
   assert.equal(isSiteSettingsPatch(null), false);
+});
+
+describe('general settings (options page)', () => {
+  test('recentCloaksDays and onCloakFailure: defaults, valid values kept, invalid ones defaulted', () => {
+    const defaults = createDefaultSettings();
+    assert.equal(defaults.recentCloaksDays, 7);
+    assert.equal(defaults.onCloakFailure, 'ask');
+    const kept = parseSettings({ version: 1, recentCloaksDays: 0, onCloakFailure: 'original' }).settings;
+    assert.equal(kept.recentCloaksDays, 0);
+    assert.equal(kept.onCloakFailure, 'original');
+    const bad = parseSettings({ version: 1, recentCloaksDays: 5, onCloakFailure: 'upload' }).settings;
+    assert.equal(bad.recentCloaksDays, 7);
+    assert.equal(bad.onCloakFailure, 'ask');
+  });
+
+  test('isGeneralSettingsPatch accepts valid partial patches only', () => {
+    assert.ok(isGeneralSettingsPatch({}));
+    assert.ok(isGeneralSettingsPatch({ recentCloaksDays: 30, onCloakFailure: 'cancel' }));
+    assert.ok(isGeneralSettingsPatch({ otherSites: { enabled: true, strength: 'high' }, cloakTimeoutSeconds: 60 }));
+    assert.ok(!isGeneralSettingsPatch({ recentCloaksDays: 3 }));
+    assert.ok(!isGeneralSettingsPatch({ onCloakFailure: 'silently' }));
+    assert.ok(!isGeneralSettingsPatch({ otherSites: { enabled: true } }));
+    assert.ok(!isGeneralSettingsPatch({ otherSites: { enabled: true, strength: 'mid', extra: 1 } }));
+    assert.ok(!isGeneralSettingsPatch({ cloakTimeoutSeconds: 0 }));
+    assert.ok(!isGeneralSettingsPatch({ sites: {} }));
+    assert.ok(!isGeneralSettingsPatch(null));
+  });
 });
