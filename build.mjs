@@ -27,6 +27,8 @@ const entries = [
   // Chromium: the offscreen document. Firefox: the same page in an iframe of the background page.
   { name: 'offscreen', entry: 'src/offscreen/offscreen.ts', html: 'src/offscreen/offscreen.html' },
   { name: 'popup', entry: 'src/popup/popup.tsx', html: 'src/popup/popup.html' },
+  // What the protection estimate means: linked from the protection matrix outside the popup (the popup embeds it).
+  { name: 'explainer', entry: 'src/popup/explainer/explainer.tsx', html: 'src/popup/explainer/explainer.html' },
   // Extension page where browser tests run engine code on every backend (test/browser/harness.ts).
   { name: 'engine-lab', entry: 'src/lab/engine-lab.ts', html: 'src/lab/engine-lab.html' },
 ];
