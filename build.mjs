@@ -27,6 +27,8 @@ const entries = [
   // Chromium: the offscreen document. Firefox: the same page in an iframe of the background page.
   { name: 'offscreen', entry: 'src/offscreen/offscreen.ts', html: 'src/offscreen/offscreen.html' },
   { name: 'popup', entry: 'src/popup/popup.tsx', html: 'src/popup/popup.html' },
+  // The options page (manifest `options_ui`).
+  { name: 'options', entry: 'src/pages/options/options.tsx', html: 'src/pages/options/options.html' },
   // What the protection estimate means: linked from the protection matrix outside the popup (the popup embeds it).
   { name: 'explainer', entry: 'src/popup/explainer/explainer.tsx', html: 'src/popup/explainer/explainer.html' },
   // Extension page where browser tests run engine code on every backend (test/browser/harness.ts).
@@ -168,6 +170,7 @@ function checkManifestFiles(out) {
     manifest.background.service_worker,
     ...(manifest.background.scripts ?? []),
     manifest.action.default_popup,
+    manifest.options_ui?.page,
     ...manifest.content_scripts.flatMap((script) => [...(script.js ?? []), ...(script.css ?? [])]),
   ].filter(Boolean);
   const missing = named.filter((file) => !existsSync(join(out, file)));
