@@ -11,6 +11,8 @@ import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
 
 const root = dirname(fileURLToPath(import.meta.url));
+/** Output folder, relative to the repository: `dist`, or FACE_CLOAK_DIST (several builds side by side on one machine). */
+const distDir = process.env.FACE_CLOAK_DIST || 'dist';
 const require = createRequire(import.meta.url);
 const testBuild = process.env.BUILD_TEST === '1';
 
@@ -93,7 +95,7 @@ const common = {
 
 async function buildBrowser(browser) {
   const { target, manifest: patchManifest } = browsers[browser];
-  const out = join(root, 'dist', browser);
+  const out = join(root, distDir, browser);
   rmSync(out, { recursive: true, force: true });
   mkdirSync(out, { recursive: true });
 
@@ -111,7 +113,7 @@ async function buildBrowser(browser) {
   const models = copyModels(out);
   checkManifestFiles(out);
   const urls = auditRemoteUrls(out);
-  console.log(`dist/${browser}: ${entries.length} bundles, ${models} model files${testBuild ? ', test build' : ''}` +
+  console.log(`${distDir}/${browser}: ${entries.length} bundles, ${models} model files${testBuild ? ', test build' : ''}` +
     (urls ? `, ${urls} inert URL strings allowed` : ''));
 }
 

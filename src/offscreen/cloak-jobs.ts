@@ -84,10 +84,12 @@ export class CloakJobs {
   private engine: Promise<CloakEngine> | null = null;
   /** The FIFO: each job's run chains onto the previous one. */
   private tail: Promise<unknown> = Promise.resolve();
-  /** Jobs queued or running: estimates only run when there are none, so they never delay an upload. */
+  /** Jobs queued or running (estimates wait for none to be left, see estimateWhenIdle). */
   private waiting = 0;
   private readonly estimates: PendingEstimate[] = [];
   private estimating = false;
+  /** Records being made (thumbnails), whose estimate is not queued yet. */
+  private recording = 0;
 
   constructor(
     /** Resolves once tfjs runs on its backend. */
@@ -177,6 +179,12 @@ export class CloakJobs {
     if (job.objectUrl) URL.revokeObjectURL(job.objectUrl);
     clearTimeout(job.expiry);
     this.jobs.delete(id);
+    this.estimateWhenIdle();
+  }
+
+  /** Protection estimates waiting or running. */
+  get estimatesPending(): number {
+    return this.recording + this.estimates.length + (this.estimating ? 1 : 0);
   }
 
   /** Models loaded now (manifest ids); empty before the first job. */
@@ -278,7 +286,8 @@ export class CloakJobs {
           minFaceSsim: faceSsims.length > 0 ? Math.min(...faceSsims) : null,
         };
         const original: RgbImage = { width: image.width, height: image.height, data: image.data };
-        setTimeout(() => void this.record(record, original, outcome.image, output), 0);
+        this.recording += 1;
+        setTimeout(() => void this.record(record, original, outcome.image, output).finally(() => (this.recording -= 1)), 0);
       }
       return { ok: true, summary };
     } catch (error) {
@@ -320,7 +329,9 @@ export class CloakJobs {
    */
   private estimateWhenIdle(): void {
     const records = this.records;
-    if (!records || this.estimating || this.waiting > 0 || this.estimates.length === 0) return;
+    // Only while no job is alive at all: an output still being read back (take) would wait behind the estimate's
+    // tfjs work on this one thread, delaying the upload it belongs to.
+    if (!records || this.estimating || this.waiting > 0 || this.jobs.size > 0 || this.estimates.length === 0) return;
     const next = this.estimates.pop()!; // Newest first: that is the photo the person is looking at.
     this.estimating = true;
     const run = this.tail.then(async () => {

@@ -37,6 +37,7 @@ handleMessages<'offscreen'>({
     tensors: jobs.tensors(),
     engineLoaded: jobs.engineLoaded,
     models: await jobs.loadedModels(),
+    estimatesPending: jobs.estimatesPending,
   }),
   'offscreen:cloakStart': (payload) => jobs.start(payload),
   'offscreen:cloakChunk': (payload) => jobs.chunk(payload),

@@ -119,6 +119,8 @@ export const CLOAK_PORT_NAME = 'face-cloak:cloak';
 /** Largest file the cloak service accepts. A 50-megapixel JPEG is ~25 MB; bigger files are refused as too large. */
 export const MAX_CLOAK_FILE_BYTES = 48 * 1024 * 1024;
 
+  /** Protection estimates waiting or running (they run after cloaks, when none waits). */
+  estimatesPending?: number;
 /** Raw bytes per chunk (5.3 MiB as base64): far below the message limit, few enough messages for a big photo. */
 export const CLOAK_CHUNK_BYTES = 4 * 1024 * 1024;
 

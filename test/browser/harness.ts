@@ -69,7 +69,8 @@ const NETWORK_URL = /^(https?|wss?|ftp):/i;
 
 export async function launchExtension(options: LaunchOptions = {}): Promise<ExtensionHarness> {
   const { browserBuild = 'chromium', headless = true } = options;
-  const extensionDir = join(repoRoot, 'dist', browserBuild);
+  // FACE_CLOAK_DIST: the folder build.mjs wrote to, when not dist/ (see build.mjs).
+  const extensionDir = join(repoRoot, process.env.FACE_CLOAK_DIST || 'dist', browserBuild);
   if (!existsSync(join(extensionDir, 'manifest.json'))) {
     throw new Error(`${extensionDir} has no built extension: run \`npm run build\` before the browser tests`);
   }
