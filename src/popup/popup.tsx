@@ -310,10 +310,20 @@ function SiteControls({ site, settings, onSaved }: { site: string; settings: Set
 function EngineLine() {
   const [engine, setEngine] = useState<Loadable<EngineStatus>>({ state: 'loading' });
   useEffect(() => {
-    sendMessage('background:engineStatus').then(
-      (value) => setEngine({ state: 'ready', value }),
-      (error: unknown) => setEngine({ state: 'error', message: errorMessage(error) }),
-    );
+    const load = () =>
+      sendMessage('background:engineStatus').then(
+        (value) => setEngine({ state: 'ready', value }),
+        (error: unknown) => setEngine({ state: 'error', message: errorMessage(error) }),
+      );
+    void load();
+    // A cloak recorded or estimated means the engine loaded models (the estimate's judges load late): ask again.
+    // Not when the list was cleared: that would start the engine for nothing.
+    const onChanged = (changes: Record<string, chrome.storage.StorageChange>, area: string): void => {
+      const change = changes[RECENT_CLOAKS_STORAGE_KEY];
+      if (area === 'local' && Array.isArray(change?.newValue) && change.newValue.length > 0) void load();
+    };
+    chrome.storage.onChanged.addListener(onChanged);
+    return () => chrome.storage.onChanged.removeListener(onChanged);
   }, []);
 
   if (engine.state === 'error') {

@@ -97,7 +97,7 @@ function Matrix({ value, collapsed, explainerHref }: { value: ProtectionEstimate
             : value.heldOutProtection === null
               ? 'No face could be judged in this photo.'
               : `from ${heldOut.length === 1 ? 'the recognizer' : `the ${heldOut.length} recognizers`} the cloak never ` +
-                `saw, over ${value.defenses.length} ways a site or tracker may alter the photo; ` +
+                `saw, on ${value.defenses.length} versions of the photo a site or tracker may make; ` +
                 `${value.faces} ${value.faces === 1 ? 'face' : 'faces'} judged` +
                 (value.unjudgedFaces > 0 ? `, ${value.unjudgedFaces} too small or cut off to judge` : '') +
                 '.'}{' '}
