@@ -1,13 +1,18 @@
 /**
  * Cloaks the photos of one user action (a selection, a drop, a paste), one after the other, with the overlay showing
- * progress. A failure pauses the batch and asks the person: Retry, Upload original, or Cancel. Nothing is dropped or
- * passed on uncloaked without them choosing it; a photo without a face is handed over as it is, at once.
+ * progress. A failure pauses the batch and asks the person: Retry, Upload original, or Cancel, unless their settings
+ * (`onCloakFailure`) chose for them once and for all; either way the overlay says what happened and why. Nothing is
+ * dropped or passed on uncloaked without the person having chosen it; a photo without a face is handed over as it
+ * is, at once.
  */
 import type { AnchorRect, FileOutcome } from './bridge-protocol.ts';
 import { CloakFileError, type CloakFileProgress, cloakFile } from './cloak-client.ts';
 import { type Overlay, showOverlay } from './overlay.ts';
-import { sendMessage } from '../shared/messages.ts';
+import { type UploadPolicy, sendMessage } from '../shared/messages.ts';
 import { CLOAK_TIMEOUT_SECONDS } from '../shared/settings.ts';
+
+/** What protectOne decided for one file: an outcome, or the batch is cancelled (by the person, or by the settings). */
+type OneResult = FileOutcome | { kind: 'cancelled'; because: string | null };
 
 /**
  * Resolves with one outcome per file, or null when the person (or `signal`, when the page dropped the selection)
@@ -24,17 +29,23 @@ export async function protectBatch(
   const overlay = showOverlay(anchor, () => cancel.abort());
   const outcomes: FileOutcome[] = [];
   let cloaked = 0;
+  const unprotected: string[] = [];
   try {
     for (let index = 0; index < files.length; index++) {
-      const outcome = await protectOne(files, index, overlay, cancel.signal);
-      if (outcome === null) {
-        overlay.close();
+      const outcome = await protectOne(files, index, overlay, cancel.signal, unprotected);
+      if (outcome.kind === 'cancelled') {
+        if (outcome.because) overlay.finish(outcome.because);
+        else overlay.close();
         return null;
       }
       if (outcome.kind === 'cloaked') cloaked++;
       outcomes.push(outcome);
     }
-    overlay.finish(finishText(files.length, cloaked));
+    overlay.finish(
+      unprotected.length > 0
+        ? `${unprotected.join(' ')} Uploaded unprotected, as your Face Cloak settings say for failures.`
+        : finishText(files.length, cloaked),
+    );
     return outcomes;
   } catch (error) {
     overlay.close();
@@ -49,42 +60,64 @@ async function protectOne(
   index: number,
   overlay: Overlay,
   signal: AbortSignal,
-): Promise<FileOutcome | null> {
+  /** Sentences about photos passed on unprotected by the settings' choice, for the overlay's last word. */
+  unprotected: string[],
+): Promise<OneResult> {
+  const cancelled: OneResult = { kind: 'cancelled', because: null };
   const file = files[index];
   const text = files.length === 1 ? 'Protecting your photo…' : `Protecting ${index + 1} of ${files.length} photos…`;
   for (;;) {
-    if (signal.aborted) return null;
+    if (signal.aborted) return cancelled;
     overlay.progress(text, index / files.length, 'Waiting for the engine');
+    // Asked for each attempt, so a retry after the person raised the limit (or changed the choice) gets the new one.
+    const policy = await uploadPolicy();
     try {
       const result = await cloakFile(file, {
         signal,
-        // Asked for each attempt, so a retry after the person raised the limit gets the new one.
-        timeoutMs: (await photoTimeoutSeconds()) * 1000,
+        timeoutMs: policy.cloakTimeoutSeconds * 1000,
         onProgress: (p) => overlay.progress(text, (index + fractionOf(p)) / files.length, describe(p)),
       });
       if (__TEST__) console.debug(`[face-cloak] ${file.name}: ${result.faces} faces, ${Math.round(result.ms)} ms`);
       return result.unchanged ? { kind: 'original' } : { kind: 'cloaked', file: result.file };
     } catch (error) {
-      if (signal.aborted || (error instanceof CloakFileError && error.code === 'cancelled')) return null;
+      if (signal.aborted || (error instanceof CloakFileError && error.code === 'cancelled')) return cancelled;
       console.debug('[face-cloak] could not protect', file.name, error);
+      const why = `Could not protect “${file.name}”: ${causeOf(error)}`;
+      if (policy.onCloakFailure === 'original') {
+        unprotected.push(why);
+        return { kind: 'original' };
+      }
+      if (policy.onCloakFailure === 'cancel') {
+        return { kind: 'cancelled', because: `${why} Upload cancelled, as your Face Cloak settings say for failures.` };
+      }
       const choice = await overlay.ask(`Could not protect “${file.name}”`, reasonOf(error));
-      if (choice === 'cancel') return null;
+      if (choice === 'cancel') return cancelled;
       if (choice === 'original') return { kind: 'original' };
     }
   }
 }
 
 /**
- * Longest a single photo may take before the person is asked what to do (settings' `cloakTimeoutSeconds`). When the
- * background cannot say, the default: cloakFile then fails on its own with 'extension-unavailable'.
+ * How long a single photo may take and what to do when it fails (settings' `cloakTimeoutSeconds`, `onCloakFailure`).
+ * When the background cannot say: the default time, and ask (cloakFile then fails on its own with
+ * 'extension-unavailable', and the person chooses).
  */
-async function photoTimeoutSeconds(): Promise<number> {
+async function uploadPolicy(): Promise<UploadPolicy> {
   try {
-    return (await sendMessage('background:getCloakTimeout', undefined, { timeoutMs: 5_000 })).seconds;
+    return await sendMessage('background:getUploadPolicy', undefined, { timeoutMs: 5_000 });
   } catch (error) {
-    console.debug('[face-cloak] could not read the cloak timeout:', error);
-    return CLOAK_TIMEOUT_SECONDS.default;
+    console.debug('[face-cloak] could not read the upload policy:', error);
+    return { cloakTimeoutSeconds: CLOAK_TIMEOUT_SECONDS.default, onCloakFailure: 'ask' };
   }
+}
+
+/** Why it failed, in one short sentence, for the overlay when the settings decide (nobody is asked). */
+function causeOf(error: unknown): string {
+  const said = error instanceof Error && error.message ? error.message.replace(/\.?$/, '.') : '';
+  const code = error instanceof CloakFileError ? error.code : 'engine-failed';
+  if (code === 'timeout') return said || 'it took too long.';
+  if (code === 'bad-image') return said || 'it could not be read as an image.';
+  return said || 'the protection engine failed.';
 }
 
 /** How far one photo is, 0..1: detection is quick, the cloaking steps are most of the time. */
