@@ -295,7 +295,8 @@ function SiteControls({ site, settings, onSaved }: { site: string; settings: Set
           </div>
         ))}
         <p class="hint">
-          Measured on 22 photos against a recognizer the cloak never saw; times for a 2-core laptop.
+          Escapes: measured on 22 photos against a recognizer the cloak never saw. Times: measured at medium on a
+          2-core laptop; low and high scaled by their number of steps.
         </p>
       </fieldset>
       {saveError && (

@@ -144,7 +144,10 @@ describe('popup (dist/chromium)', () => {
     const state = popup.getByTestId('site-state');
     await state.waitFor();
     assert.match((await state.textContent()) ?? '', /Not protected.*no access/);
-    await popup.screenshot({ path: join(SCREENSHOTS, 'popup-site-without-access-light.png') });
+    for (const scheme of ['light', 'dark'] as const) {
+      await popup.emulateMedia({ colorScheme: scheme });
+      await popup.screenshot({ path: join(SCREENSHOTS, `popup-site-without-access-${scheme}.png`) });
+    }
 
     const button = popup.getByRole('button', { name: 'Protect photos on example.org' });
     // Refused: the popup says so and stores nothing.
