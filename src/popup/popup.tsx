@@ -112,27 +112,12 @@ function useSettings(): [Loadable<Settings>, (settings: Settings) => void] {
 function Popup() {
   const [site, setSite] = useState<Loadable<string | null>>({ state: 'loading' });
   const [settings, setSettings] = useSettings();
-  const [explainerOpen, setExplainerOpen] = useState(false);
 
   useEffect(() => {
     currentSite().then(
       (value) => setSite({ state: 'ready', value }),
       (error: unknown) => setSite({ state: 'error', message: errorMessage(error) }),
     );
-    // The matrix's "What this means" links point at #explainer: open the disclosure and bring it into view.
-    const onClick = (event: MouseEvent) => {
-      const link = (event.target as Element | null)?.closest?.('a[href="#explainer"]');
-      if (!link) return;
-      event.preventDefault();
-      setExplainerOpen(true);
-      requestAnimationFrame(() => {
-        const summary = document.querySelector<HTMLElement>('#explainer > summary');
-        summary?.scrollIntoView({ block: 'start' });
-        summary?.focus();
-      });
-    };
-    document.addEventListener('click', onClick);
-    return () => document.removeEventListener('click', onClick);
   }, []);
 
   return (
@@ -154,12 +139,8 @@ function Popup() {
       )}
       <EngineLine />
       <RecentCloaks days={settings.state === 'ready' ? settings.value.recentCloaksDays : null} />
-      <details
-        id="explainer"
-        class="explainer"
-        open={explainerOpen}
-        onToggle={(event) => setExplainerOpen(event.currentTarget.open)}
-      >
+      {/* The matrices' "What this means" links open this (explainerHref="#explainer"). */}
+      <details id="explainer" class="explainer">
         <summary>What the estimate means, and what the cloak cannot promise</summary>
         <Explainer />
       </details>

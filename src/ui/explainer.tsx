@@ -34,7 +34,7 @@ export function Explainer() {
           faces escaped the recognizer it never saw.
         </li>
       </ul>
-      <p>Everything runs on this device; no photo leaves it except the cloaked one you upload.</p>
+      <p>Everything runs on this device: Face Cloak itself sends nothing over the network.</p>
     </div>
   );
 }

@@ -20,8 +20,8 @@ export interface ProtectionMatrixProps {
   /** Start with only the headline shown and a control to expand the matrix (small spaces: the popup). */
   collapsed?: boolean;
   /**
-   * Where the headline's "what this means" link goes: the explainer page by default (opens a tab); an in-page
-   * `#fragment` is followed in place.
+   * Where the headline's "What this means" link goes: the explainer page by default (opens a tab); an in-page
+   * `#id` is followed in place, and a <details> there is opened.
    */
   explainerHref?: string;
 }
@@ -82,7 +82,17 @@ function Matrix({ value, collapsed, explainerHref }: { value: ProtectionEstimate
   const seen = value.recognizers.filter((r) => r.seenByCloak);
   const cell = (recognizer: string, defense: string) =>
     value.cells.find((c) => c.recognizer === recognizer && c.defense === defense);
-  const linkTarget = explainerHref.startsWith('#') ? undefined : '_blank';
+  const inPage = explainerHref.startsWith('#');
+  const linkTarget = inPage ? undefined : '_blank';
+  // An in-page explainer is usually a closed <details>: open it, bring it into view and move focus there.
+  const followInPage = (event: MouseEvent) => {
+    const target = inPage ? document.getElementById(explainerHref.slice(1)) : null;
+    if (!target) return;
+    event.preventDefault();
+    if (target instanceof HTMLDetailsElement) target.open = true;
+    target.scrollIntoView({ block: 'start' });
+    (target.querySelector<HTMLElement>(':scope > summary') ?? target).focus();
+  };
 
   return (
     <div class="fc-matrix" data-state="done">
@@ -101,7 +111,13 @@ function Matrix({ value, collapsed, explainerHref }: { value: ProtectionEstimate
                 `${value.faces} ${value.faces === 1 ? 'face' : 'faces'} judged` +
                 (value.unjudgedFaces > 0 ? `, ${value.unjudgedFaces} too small or cut off to judge` : '') +
                 '.'}{' '}
-          <a href={explainerHref} target={linkTarget} rel={linkTarget ? 'noopener' : undefined} class="fc-explain">
+          <a
+            href={explainerHref}
+            target={linkTarget}
+            rel={linkTarget ? 'noopener' : undefined}
+            class="fc-explain"
+            onClick={followInPage}
+          >
             What this means
           </a>
         </span>

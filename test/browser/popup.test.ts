@@ -254,6 +254,7 @@ describe('popup (dist/chromium)', () => {
     // The headline's link opens the explainer in the popup.
     await item.getByRole('link', { name: 'What this means' }).click();
     assert.equal(await popup.locator('#explainer').evaluate((d) => (d as HTMLDetailsElement).open), true);
+    assert.equal(await popup.evaluate(() => document.activeElement?.matches('#explainer > summary')), true, 'focus moved');
     assert.match((await popup.locator('#explainer').textContent()) ?? '', /cannot promise/);
     await popup.locator('#explainer > summary').click(); // Closed again for the screenshots.
 
