@@ -8,59 +8,33 @@
  */
 import assert from 'node:assert/strict';
 import { basename } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import type { Page } from 'playwright-core';
 import sharp from 'sharp';
 import { CLOAK_TIMEOUT_SECONDS } from '../../src/shared/settings.ts';
-import { type ExtensionHarness, launchExtension } from './harness.ts';
+import type { ExtensionHarness } from './harness.ts';
 import {
   SITES,
   type TestFiles,
   assertCloaked,
   assertUntouched,
-  disposeDetector,
-  makeTestFiles,
   overlayElement,
   resetReceived,
-  serveFixtures,
-  useLowStrength,
+  uploadSuite,
   waitForOverlay,
   waitForReceived,
 } from './upload-support.ts';
 
 describe('upload failure paths (dist/chromium, real engine)', () => {
+  const suite = uploadSuite({ plainCount: 2 });
+  const { open, chooseFiles, report } = suite;
+  // Shorthands: valid once the suite's `before` has run.
   let h: ExtensionHarness;
   let files: TestFiles;
-  const timings: string[] = [];
-
-  before(async () => {
-    files = await makeTestFiles(2);
-    h = await launchExtension({ browserBuild: 'chromium' });
-    await serveFixtures(h.context);
-    await useLowStrength(h);
+  before(() => {
+    h = suite.h;
+    files = suite.files;
   });
-
-  after(async () => {
-    console.log(`\ntime from file chosen to the page receiving it:\n${timings.map((t) => `  ${t}`).join('\n')}`);
-    await h?.close();
-    files?.cleanup();
-    disposeDetector();
-  });
-
-  async function open(url: string): Promise<Page> {
-    const page = await h.context.newPage();
-    await page.goto(url);
-    return page;
-  }
-
-  async function chooseFiles(page: Page, selector: string, paths: string[]): Promise<number> {
-    const chooser = page.waitForEvent('filechooser');
-    await page.click(selector);
-    const picker = await chooser;
-    const chosen = Date.now();
-    await picker.setFiles(paths);
-    return chosen;
-  }
 
   /** Sets settings' cloakTimeoutSeconds through the background, from an extension page (as the popup would). */
   async function setCloakTimeout(seconds: number): Promise<void> {
@@ -76,7 +50,7 @@ describe('upload failure paths (dist/chromium, real engine)', () => {
     }
   }
 
-  test('timeout: the person is told why and chooses: upload the original, cancel, or retry', { timeout: 300_000 }, async () => {
+  test('timeout: the person is told why and chooses: upload the original, cancel, or retry', { timeout: 300_000 }, async (t) => {
     await setCloakTimeout(1);
     try {
       const page = await open(SITES.x);
@@ -111,15 +85,15 @@ describe('upload failure paths (dist/chromium, real engine)', () => {
       const retried = Date.now();
       await (await overlayElement(page, 'face-cloak-retry'))!.click();
       const [cloaked] = await waitForReceived(page, 1);
-      await assertCloaked(cloaked, third);
-      timings.push(`X: retry after a timeout (face): ${cloaked.at - retried} ms`);
+      const check = await assertCloaked(cloaked, third);
+      report(t, 'X: retry after a timeout (face)', cloaked.at - retried, check);
       await page.close();
     } finally {
       await setCloakTimeout(CLOAK_TIMEOUT_SECONDS.default);
     }
   });
 
-  test('three tabs at once: each gets its own photo cloaked, under its own name, and no other tab\'s', { timeout: 600_000 }, async () => {
+  test('three tabs at once: each gets its own photo cloaked, under its own name, and no other tab\'s', { timeout: 600_000 }, async (t) => {
     // Three sites, three ways in: a file chooser on X and on Mastodon, an input in a shadow root on Reddit.
     const tabs = [
       { url: SITES.x, photo: files.faces[0], via: 'x-input', choose: (page: Page, path: string) => chooseFiles(page, '#media', [path]) },
@@ -147,14 +121,14 @@ describe('upload failure paths (dist/chromium, real engine)', () => {
       assert.equal(got[i].length, 1, `${tab.url}: one file`);
       const [received] = got[i];
       assert.equal(received.via, tab.via);
-      await assertCloaked(received, tab.photo);
+      const check = await assertCloaked(received, tab.photo);
       // The three photos have the same size, so a swapped result would pass the checks above on size alone: it must
       // be far closer to this tab's original than to the other tabs'.
       const mine = await pixels(Buffer.from(received.base64!, 'base64'));
       const distances = originals.map((original) => meanAbsDiff(mine, original));
       const others = distances.filter((_, j) => j !== i);
       assert.ok(distances[i] * 3 < Math.min(...others), `${tab.url}: its own photo (distances ${distances.map((d) => d.toFixed(1)).join(', ')})`);
-      timings.push(`three tabs at once, ${new URL(tab.url).host}: ${received.at - chosen[i]} ms`);
+      report(t, `three tabs at once, ${new URL(tab.url).host}`, received.at - chosen[i], check);
     }
     await Promise.all(pages.map((page) => page.close()));
   });

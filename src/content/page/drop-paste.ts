@@ -16,10 +16,11 @@ import {
   cloakFiles,
   dataTransferOf,
   hasPhoto,
+  noteInteraction,
   rectOf,
   textParts,
 } from './files.ts';
-import { hookFileEntries, linkItem } from './file-system.ts';
+import { hookEntries, linkItem } from './file-system.ts';
 import { natives as n, then } from './natives.ts';
 import { wantsUploads } from './page-bridge.ts';
 import { innermostTarget } from './shadow-roots.ts';
@@ -49,7 +50,8 @@ function readDropped(dt: DataTransfer): DroppedFile[] {
     // Both must be asked for now: after the event the DataTransfer no longer gives them out.
     try {
       entry = n.itemWebkitGetAsEntry ? n.itemWebkitGetAsEntry(item) : null;
-      if (entry) hookFileEntries(entry);
+      // Folders too: their files are read later through the entry API, whose prototypes must be patched first.
+      if (entry) hookEntries(entry);
     } catch {
       entry = null;
     }
@@ -73,13 +75,17 @@ function onDrop(event: Event): void {
     const dropped = readDropped(dt);
     const files: File[] = [];
     for (let i = 0; i < dropped.length; i++) files[i] = dropped[i].file;
+    const x = drag.clientX;
+    const y = drag.clientY;
+    const target = innermostTarget(event, (root) => n.shadowRootElementFromPoint(root, x, y));
+    const anchor = rectOf(target) ?? { x: x - 1, y: y - 1, width: 2, height: 2 };
+    // A drop without photos of its own (folders only, or documents) passes as it is; photos the page then reads out of
+    // its folders come through the file system hooks (file-system.ts), whose overlay appears where this drop landed.
+    noteInteraction(anchor);
     if (!hasPhoto(files)) return;
     n.preventDefault(event);
     n.stopImmediatePropagation(event);
 
-    const x = drag.clientX;
-    const y = drag.clientY;
-    const target = innermostTarget(event, (root) => n.shadowRootElementFromPoint(root, x, y));
     const init: DragEventInit = {
       bubbles: true,
       cancelable: true,
@@ -100,7 +106,6 @@ function onDrop(event: Event): void {
     const text = textParts(dt);
     const effectAllowed = n.effectAllowed(dt);
     const dropEffect = n.dropEffect(dt);
-    const anchor = rectOf(target) ?? { x: x - 1, y: y - 1, width: 2, height: 2 };
 
     then(cloakFiles('drop', files, anchor).files, (delivered) => {
       const at = deliveryTarget(target, x, y);

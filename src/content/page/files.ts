@@ -148,7 +148,8 @@ export function rectOf(target: EventTarget | null | undefined): AnchorRect | nul
   return { x: rect.x, y: rect.y, width: rect.width, height: rect.height };
 }
 
-let lastClick: { target: EventTarget; at: number } | null = null;
+/** What the person last clicked, or where they last dropped: the overlay's place when a control gives none. */
+let lastInteraction: { rect: AnchorRect | null; target: EventTarget | null; at: number } | null = null;
 
 /**
  * Remembers what the person last clicked: a hidden file input (X, Mastodon) is opened by a click on a visible
@@ -161,16 +162,21 @@ export function trackClicks(): void {
     (event) => {
       if (!event.isTrusted) return;
       const target = n.composedPath(event)[0];
-      if (target) lastClick = { target, at: n.now() };
+      if (target) lastInteraction = { rect: null, target, at: n.now() };
     },
     { capture: true, passive: true },
   );
 }
 
-/** Where the overlay for `control` goes: the control itself when visible, else what was clicked to open it. */
+/** Remembers where a drop landed, for photos the page reads out of its folders later. */
+export function noteInteraction(rect: AnchorRect): void {
+  lastInteraction = { rect, target: null, at: n.now() };
+}
+
+/** Where the overlay for `control` goes: the control itself when visible, else what was last clicked or dropped on. */
 export function anchorFor(control: EventTarget | null): AnchorRect | null {
   const own = rectOf(control);
   if (own) return own;
-  if (lastClick && n.now() - lastClick.at < 5 * 60_000) return rectOf(lastClick.target);
+  if (lastInteraction && n.now() - lastInteraction.at < 5 * 60_000) return lastInteraction.rect ?? rectOf(lastInteraction.target);
   return null;
 }

@@ -129,6 +129,21 @@ export const natives = {
     'getAsFileSystemHandle',
   ),
 
+  /** `navigator.storage`, absent outside secure contexts. */
+  navigatorStorage: descriptor(Navigator.prototype, 'storage')?.get
+    ? getter<Navigator, StorageManager | undefined>(Navigator.prototype, 'storage')
+    : () => undefined,
+  /** The page's origin-private file system root (a secure context's StorageManager), where the browser has one. */
+  storageGetDirectory: optionalMethod<StorageManager, [], Promise<FileSystemDirectoryHandle>>(
+    globalThis.StorageManager?.prototype,
+    'getDirectory',
+  ),
+  /** `directory.resolve(handle)`: the path of `handle` inside `directory`, or null when it is not inside it. */
+  directoryHandleResolve: optionalMethod<FileSystemDirectoryHandle, [FileSystemHandle], Promise<string[] | null>>(
+    globalThis.FileSystemDirectoryHandle?.prototype,
+    'resolve',
+  ),
+
   portPostMessage: method<MessagePort, [unknown], void>(MessagePort.prototype, 'postMessage'),
   portStart: method<MessagePort, [], void>(MessagePort.prototype, 'start'),
 };
