@@ -29,6 +29,8 @@ const entries = [
   // Chromium: the offscreen document. Firefox: the same page in an iframe of the background page.
   { name: 'offscreen', entry: 'src/offscreen/offscreen.ts', html: 'src/offscreen/offscreen.html' },
   { name: 'popup', entry: 'src/popup/popup.tsx', html: 'src/popup/popup.html' },
+  // Protect photos on this computer; "Protect image" opens it (src/pages/protect/).
+  { name: 'protect', entry: 'src/pages/protect/protect.tsx', html: 'src/pages/protect/protect.html' },
   // The options page (manifest `options_ui`).
   { name: 'options', entry: 'src/pages/options/options.tsx', html: 'src/pages/options/options.html' },
   // What the protection estimate means: linked from the protection matrix outside the popup (the popup embeds it).
@@ -39,9 +41,10 @@ const entries = [
 
 /**
  * Per-browser differences, as a patch on manifest.json (which is the Chromium manifest). `npm run lint:firefox` runs
- * `web-ext lint` on dist/firefox (in `npm test`); it reports no errors and one warning, left on purpose:
- * UNSAFE_VAR_ASSIGNMENT in popup.js is preact's `dangerouslySetInnerHTML` support inside the library, which no code
- * of ours uses (grep src/popup); the warning names the library line, not a use.
+ * `web-ext lint` on dist/firefox (in `npm test`); it reports no errors and one warning per preact page, left on
+ * purpose: UNSAFE_VAR_ASSIGNMENT in popup.js, explainer.js, protect.js and options.js is preact's
+ * `dangerouslySetInnerHTML` support inside the library, which no code of ours uses (grep src/popup src/pages src/ui);
+ * the warning names the library line, not a use.
  */
 const browsers = {
   chromium: {

@@ -5,7 +5,7 @@
  */
 import { handleMessages } from '../shared/messages.ts';
 import { CloakService } from './cloak-service.ts';
-import { createProtectImage, registerContextMenu } from './context-menu.ts';
+import { ImageHandoffs, createProtectImage, registerContextMenu } from './context-menu.ts';
 import { OffscreenHost } from './offscreen-host.ts';
 import { RecentCloaksStore } from './recent-cloaks-store.ts';
 import { createRouter } from './router.ts';
@@ -16,9 +16,10 @@ const recent = new RecentCloaksStore(settings);
 const offscreen = new OffscreenHost();
 const cloaks = new CloakService({ settings, offscreen });
 
-const protectImage = createProtectImage({ settings, cloaks });
+const handoffs = new ImageHandoffs();
+const protectImage = createProtectImage({ settings, handoffs });
 
-handleMessages<'background'>(createRouter({ settings, recent, offscreen, cloaks, protectImage }));
+handleMessages<'background'>(createRouter({ settings, recent, offscreen, cloaks, protectImage, handoffs }));
 cloaks.listen();
 registerContextMenu(protectImage);
 

@@ -1,33 +1,43 @@
 /**
- * The "Protect image" context menu on images: read the image in the page, cloak it, offer the cloaked copy as a
- * download. Menus persist across service-worker restarts, so they are (re)created on install and update only; the
- * click listener is registered at every start, synchronously, as MV3 requires.
+ * The "Protect image" context menu on images: read the image in the page, then open the protect page
+ * (src/pages/protect/) on it, where the person sees the cloak's progress, the before/after comparison and the
+ * protection estimate, and saves or copies the result. Menus persist across service-worker restarts, so they are
+ * (re)created on install and update only; the click listener is registered at every start, synchronously, as MV3
+ * requires.
  *
  * Zero network requests from extension contexts: the background never fetches `srcUrl`. A function injected into the
  * page's frame (isolated world; the click grants activeTab) reads the image the way the page could: fetch from the
  * page's origin, usually answered from the HTTP cache, with the page's CORS rules; data: and blob: URLs included.
  * When the page itself may not read the image (another site's image without CORS), the copy already shown is drawn
- * on a canvas; if that canvas is tainted too, the menu says so instead of fetching behind the page's back.
+ * on a canvas; if that canvas is tainted too, the protect page opens with the reason instead of the background
+ * fetching behind the page's back.
  *
- * Feedback without extra permissions: the toolbar badge on that tab shows progress and the outcome, its tooltip the
- * details. Copying to the clipboard is not offered: writing an image there needs a focused document (not the
- * offscreen one), and the page may have lost focus by the time a cloak ends.
+ * Handing the bytes over: the background keeps them in memory (ImageHandoffs) under a random id and opens
+ * protect.html?image=<id>; the page takes them piece by piece with 'background:takeImageHandoff' and cloaks them
+ * through the same port as a file chosen there, with the strength of the site the image was shown on. Why not the
+ * URL or storage: an image can be tens of MB (data: URLs are capped at 2 MB, storage.session at 10 MB), and the page
+ * asks within a second of being opened, long before the worker's 30 s idle stop. If the worker was stopped anyway,
+ * the page says the image is no longer available.
  */
 import {
+  CLOAK_CHUNK_BYTES,
+  type ImageHandoffChunk,
   MAX_CLOAK_FILE_BYTES,
   type ProtectImageRequest,
   type ProtectImageResult,
   base64DecodedLength,
   base64Into,
+  bytesToBase64,
 } from '../shared/messages.ts';
-import { siteKeyForUrl, siteSettingsFor } from '../shared/settings.ts';
-import type { CloakService } from './cloak-service.ts';
+import { type Strength, siteKeyForUrl, siteSettingsFor } from '../shared/settings.ts';
 import type { SettingsStore } from './settings-store.ts';
 
 export const PROTECT_IMAGE_MENU_ID = 'protect-image';
 
-/** A download must finish this soon (it reads a local blob: URL); the blob is revoked afterwards either way. */
-const DOWNLOAD_TIMEOUT_MS = 60_000;
+/** A handoff the protect page did not take within this long is dropped (its tab was closed at once, say). */
+const HANDOFF_TTL_MS = 10 * 60_000;
+/** At most this many images wait at once; the oldest goes first. */
+const MAX_HANDOFFS = 8;
 
 export type ProtectImage = (request: ProtectImageRequest, pageUrl: string | undefined) => Promise<ProtectImageResult>;
 
@@ -46,68 +56,90 @@ export function registerContextMenu(protectImage: ProtectImage): void {
   });
 }
 
-export function createProtectImage(deps: { settings: SettingsStore; cloaks: CloakService }): ProtectImage {
+interface Handoff {
+  bytes: Uint8Array;
+  name: string;
+  mime: string;
+  strength: Strength;
+  site: string | null;
+  expires: number;
+}
+
+/** Images read by "Protect image", waiting for the protect page to take them (memory only: see the file's header). */
+export class ImageHandoffs {
+  private readonly waiting = new Map<string, Handoff>();
+
+  constructor(private readonly now: () => number = Date.now) {}
+
+  put(handoff: Omit<Handoff, 'expires'>): string {
+    this.prune();
+    while (this.waiting.size >= MAX_HANDOFFS) this.waiting.delete(this.waiting.keys().next().value!);
+    const id = crypto.randomUUID();
+    this.waiting.set(id, { ...handoff, expires: this.now() + HANDOFF_TTL_MS });
+    return id;
+  }
+
+  /**
+   * The piece of image `id` from `offset`, or null when there is no such image (any more). Kept until it expires,
+   * so a reload of the protect page still finds it.
+   */
+  take(id: string, offset: number): ImageHandoffChunk | null {
+    this.prune();
+    const handoff = this.waiting.get(id);
+    if (!handoff || offset > handoff.bytes.length) return null;
+    const { bytes, name, mime, strength, site } = handoff;
+    return { name, mime, size: bytes.length, strength, site, data: bytesToBase64(bytes.subarray(offset, offset + CLOAK_CHUNK_BYTES)) };
+  }
+
+  private prune(): void {
+    const now = this.now();
+    for (const [id, handoff] of this.waiting) if (handoff.expires <= now) this.waiting.delete(id);
+  }
+}
+
+export function createProtectImage(deps: { settings: SettingsStore; handoffs: ImageHandoffs }): ProtectImage {
   return async ({ tabId, frameId, srcUrl }, pageUrl) => {
     const badge = tabBadge(tabId);
     badge.show('…', 'Face Cloak: reading the image');
-    const result = await protect();
-    if (result.status === 'downloaded') {
-      badge.show('✓', `Face Cloak: ${result.faces} face(s) protected, saved as ${result.filename}`);
-    } else if (result.status === 'no-face') {
-      badge.show('0', 'Face Cloak: no face large enough to protect in this image; nothing was saved');
-    } else {
-      badge.show('!', `Face Cloak: ${result.message}`);
+    const read = await readImageInPage(tabId, frameId, srcUrl);
+    if (!read.ok) {
+      badge.show('!', `Face Cloak: ${read.reason}`);
+      const opened = await openProtectPage(tabId, `failed=${encodeURIComponent(read.reason)}`);
+      return { status: 'failed', code: 'unreadable', message: read.reason, ...(opened === undefined ? {} : { tabId: opened }) };
     }
-    return result;
+    badge.show('', 'Face Cloak');
 
-    async function protect(): Promise<ProtectImageResult> {
-      const read = await readImageInPage(tabId, frameId, srcUrl);
-      if (!read.ok) return { status: 'failed', code: 'unreadable', message: read.reason };
-
-      // The strength of the site the image is shown on, even where uploads are not protected: the person asked.
-      const settings = await deps.settings.get();
-      const site = siteKeyForUrl(pageUrl);
-      const strength = (site ? siteSettingsFor(settings, site) : settings.otherSites).strength;
-
-      const outcome = await deps.cloaks
-        .cloak({
-          bytes: read.bytes,
-          strength,
-          origin: { source: 'protect-image', site },
-          onProgress: (p) => {
-            if (p.phase === 'cloaking' && p.steps > 0) {
-              const done = (p.face - 1 + p.step / p.steps) / p.faces;
-              badge.show(`${Math.floor(done * 100)}%`, `Face Cloak: protecting face ${p.face} of ${p.faces}`);
-            }
-          },
-        })
-        .catch((error: unknown) => ({
-          ok: false as const,
-          failure: { code: 'engine-failed' as const, message: `The cloak engine could not run: ${String(error)}` },
-        }));
-      if (!outcome.ok) return { status: 'failed', code: outcome.failure.code, message: outcome.failure.message };
-      const { summary } = outcome;
-      if (summary.unchanged) return { status: 'no-face', skippedSmallFaces: summary.skippedSmallFaces };
-
-      const filename = cloakedName(srcUrl, summary.mime);
-      try {
-        const downloadId = await outcome.withObjectUrl(async (url) => {
-          const id = await chrome.downloads.download({ url, filename, conflictAction: 'uniquify' });
-          await downloadFinished(id); // The blob: URL is revoked after this: the download must have read it.
-          return id;
-        });
-        return {
-          status: 'downloaded',
-          downloadId,
-          filename,
-          faces: summary.faces.length,
-          skippedSmallFaces: summary.skippedSmallFaces,
-        };
-      } catch (error) {
-        return { status: 'failed', code: 'engine-failed', message: `Saving the protected image failed: ${String(error)}` };
-      }
-    }
+    // The strength of the site the image is shown on, even where uploads are not protected: the person asked.
+    const settings = await deps.settings.get();
+    const site = siteKeyForUrl(pageUrl);
+    const strength = (site ? siteSettingsFor(settings, site) : settings.otherSites).strength;
+    const format = sniffImage(read.bytes);
+    const handoff = deps.handoffs.put({
+      bytes: read.bytes,
+      name: imageFileName(srcUrl, format?.ext),
+      mime: format?.mime ?? '',
+      strength,
+      site,
+    });
+    const opened = await openProtectPage(tabId, `image=${handoff}`);
+    if (opened === undefined) return { status: 'failed', code: 'unreadable', message: 'The protect page could not be opened.' };
+    return { status: 'opened', tabId: opened, handoff };
   };
+}
+
+/** Opens protect.html?<query> next to the tab the image is in; resolves with the new tab's id. */
+async function openProtectPage(besideTabId: number, query: string): Promise<number | undefined> {
+  const opener = await chrome.tabs.get(besideTabId).catch(() => undefined);
+  const tab = await chrome.tabs
+    .create({
+      url: chrome.runtime.getURL(`protect.html?${query}`),
+      ...(opener ? { index: opener.index + 1, openerTabId: besideTabId, windowId: opener.windowId } : {}),
+    })
+    .catch((error: unknown) => {
+      console.error('[face-cloak] could not open the protect page:', error);
+      return undefined;
+    });
+  return tab?.id;
 }
 
 type ReadResult = { ok: true; bytes: Uint8Array } | { ok: false; reason: string };
@@ -182,14 +214,30 @@ async function readImageFromPage(
   }
 }
 
-/** `<name>-cloaked.<ext>` from the image URL's last path segment; `image-cloaked.<ext>` when there is none. */
-export function cloakedName(srcUrl: string, mime: string): string {
-  const ext = mime === 'image/jpeg' ? 'jpg' : mime === 'image/webp' ? 'webp' : 'png';
+/** An image format recognised from its first bytes: what the engine decodes, plus what it turns into PNG. */
+export function sniffImage(bytes: Uint8Array): { mime: string; ext: string } | null {
+  const at = (offset: number, text: string) => [...text].every((c, i) => bytes[offset + i] === c.charCodeAt(0));
+  if (bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff) return { mime: 'image/jpeg', ext: 'jpg' };
+  if (bytes[0] === 0x89 && at(1, 'PNG')) return { mime: 'image/png', ext: 'png' };
+  if (at(0, 'RIFF') && at(8, 'WEBP')) return { mime: 'image/webp', ext: 'webp' };
+  if (at(0, 'GIF8')) return { mime: 'image/gif', ext: 'gif' };
+  if (at(0, 'BM')) return { mime: 'image/bmp', ext: 'bmp' };
+  if (at(4, 'ftypavif') || at(4, 'ftypavis')) return { mime: 'image/avif', ext: 'avif' };
+  return null;
+}
+
+/**
+ * `<name>.<ext>` from the image URL's last path segment and the format of its bytes (`image.<ext>` when the URL has
+ * no name, e.g. data: and blob: URLs); without a known format, the URL's own extension stays.
+ */
+export function imageFileName(srcUrl: string, ext: string | undefined): string {
   let stem = 'image';
+  let urlExt = '';
   try {
     const url = new URL(srcUrl);
     if (url.protocol === 'http:' || url.protocol === 'https:') {
       const last = decodeURIComponent(url.pathname.split('/').pop() ?? '');
+      urlExt = /\.([A-Za-z0-9]{1,5})$/.exec(last)?.[1] ?? '';
       // Keep a plain file name: no path separators, control or reserved characters, no leading dots.
       const cleaned = [...last.replace(/\.[^.]*$/, '')]
         .map((c) => (c < ' ' || '\\/:*?"<>|'.includes(c) ? '_' : c))
@@ -200,30 +248,8 @@ export function cloakedName(srcUrl: string, mime: string): string {
   } catch {
     // Not a URL we can take a name from.
   }
-  return `${stem}-cloaked.${ext}`;
-}
-
-function downloadFinished(id: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => done(new Error('the download did not finish in time')), DOWNLOAD_TIMEOUT_MS);
-    const listener = (delta: chrome.downloads.DownloadDelta) => {
-      if (delta.id !== id) return;
-      if (delta.state?.current === 'complete') done();
-      else if (delta.state?.current === 'interrupted') done(new Error(delta.error?.current ?? 'download interrupted'));
-    };
-    const done = (error?: Error) => {
-      clearTimeout(timer);
-      chrome.downloads.onChanged.removeListener(listener);
-      if (error) reject(error);
-      else resolve();
-    };
-    chrome.downloads.onChanged.addListener(listener);
-    // It may have finished before the listener was added.
-    void chrome.downloads.search({ id }).then(([item]) => {
-      if (item?.state === 'complete') done();
-      else if (item?.state === 'interrupted') done(new Error(item.error ?? 'download interrupted'));
-    });
-  });
+  const extension = ext ?? urlExt;
+  return extension ? `${stem}.${extension}` : stem;
 }
 
 function tabBadge(tabId: number) {

@@ -5,7 +5,7 @@
 import { type HandlerMap, sendMessage } from '../shared/messages.ts';
 import { siteKeyForUrl, siteSettingsFor } from '../shared/settings.ts';
 import type { CloakService } from './cloak-service.ts';
-import type { ProtectImage } from './context-menu.ts';
+import type { ImageHandoffs, ProtectImage } from './context-menu.ts';
 import type { OffscreenHost } from './offscreen-host.ts';
 import type { RecentCloaksStore } from './recent-cloaks-store.ts';
 import type { SettingsStore } from './settings-store.ts';
@@ -19,6 +19,7 @@ export function createRouter(deps: {
   offscreen: OffscreenHost;
   cloaks: CloakService;
   protectImage: ProtectImage;
+  handoffs: ImageHandoffs;
 }): HandlerMap<'background'> {
   return {
     'background:getSettings': () => deps.settings.get(),
@@ -80,5 +81,7 @@ export function createRouter(deps: {
       const tab = await chrome.tabs.get(request.tabId).catch(() => undefined);
       return deps.protectImage(request, tab?.url);
     },
+
+    'background:takeImageHandoff': ({ id, offset }) => deps.handoffs.take(id, offset),
   };
 }

@@ -77,10 +77,38 @@ export interface ProtectImageRequest {
   srcUrl: string;
 }
 
+/**
+ * "Protect image" reads the image in its page, then opens the protect page (protect.html?image=<handoff>), which
+ * takes the bytes with 'background:takeImageHandoff' and cloaks them itself, showing progress, the before/after
+ * comparison and the protection estimate. `tabId`: the protect page's tab. When the image cannot be read, the
+ * protect page opens anyway and says why (protect.html?failed=<reason>), and so does the result.
+ */
 export type ProtectImageResult =
-  | { status: 'downloaded'; downloadId: number; filename: string; faces: number; skippedSmallFaces: number }
-  | { status: 'no-face'; skippedSmallFaces: number }
-  | { status: 'failed'; code: CloakErrorCode | 'unreadable'; message: string };
+  | { status: 'opened'; tabId: number; handoff: string }
+  | { status: 'failed'; code: 'unreadable'; message: string; tabId?: number };
+
+/** The protect page asks for a piece of the image "Protect image" handed it. */
+export interface ImageHandoffRequest {
+  /** The `image` parameter of protect.html's URL. */
+  id: string;
+  /** Byte offset of the piece wanted; pieces are at most CLOAK_CHUNK_BYTES. */
+  offset: number;
+}
+
+export interface ImageHandoffChunk {
+  /** A file name for the image, from its URL (`beach day.jpg`), with the extension of its real format. */
+  name: string;
+  /** MIME type sniffed from the bytes ('' when unknown: the engine decides). */
+  mime: string;
+  /** Total bytes of the image. */
+  size: number;
+  /** The strength of the site the image was shown on. */
+  strength: Strength;
+  /** Settings key of that site, when it has one. */
+  site: string | null;
+  /** Base64 of the bytes from `offset`, at most CLOAK_CHUNK_BYTES of them. */
+  data: string;
+}
 
 export interface EngineStatus {
   /** The tfjs backend the offscreen engine runs on. */
@@ -91,6 +119,8 @@ export interface EngineStatus {
   engineLoaded?: boolean;
   /** Ids (models/manifest.json) of the models loaded now: detector, ensemble, and held-out judges once estimated. */
   models?: string[];
+  /** Protection estimates waiting or running (they run after cloaks, when none waits). */
+  estimatesPending?: number;
 }
 
 export interface UploadPolicy {
@@ -119,8 +149,6 @@ export const CLOAK_PORT_NAME = 'face-cloak:cloak';
 /** Largest file the cloak service accepts. A 50-megapixel JPEG is ~25 MB; bigger files are refused as too large. */
 export const MAX_CLOAK_FILE_BYTES = 48 * 1024 * 1024;
 
-  /** Protection estimates waiting or running (they run after cloaks, when none waits). */
-  estimatesPending?: number;
 /** Raw bytes per chunk (5.3 MiB as base64): far below the message limit, few enough messages for a big photo. */
 export const CLOAK_CHUNK_BYTES = 4 * 1024 * 1024;
 
@@ -339,6 +367,16 @@ export const messages = {
     (p): p is ProtectImageRequest =>
       typeof p === 'object' && p !== null && Number.isSafeInteger((p as ProtectImageRequest).tabId) &&
       Number.isSafeInteger((p as ProtectImageRequest).frameId) && typeof (p as ProtectImageRequest).srcUrl === 'string',
+  ),
+  /**
+   * The protect page takes the image "Protect image" handed it, piece by piece; null when the handoff is unknown
+   * (expired after a few minutes, or the service worker restarted meanwhile).
+   */
+  'background:takeImageHandoff': fromExtension<ImageHandoffRequest, ImageHandoffChunk | null>(
+    (p): p is ImageHandoffRequest =>
+      typeof p === 'object' && p !== null && typeof (p as ImageHandoffRequest).id === 'string' &&
+      (p as ImageHandoffRequest).id.length <= 64 && Number.isSafeInteger((p as ImageHandoffRequest).offset) &&
+      (p as ImageHandoffRequest).offset >= 0,
   ),
   /**
    * The offscreen document reports a cloak job's progress; `wanted: false` means the background no longer knows the
