@@ -76,7 +76,7 @@ function Matrix({ value, collapsed, explainerHref }: { value: ProtectionEstimate
   const [open, setOpen] = useState(!collapsed);
   const [ids] = useState(() => {
     nextId += 1;
-    return { table: `fc-matrix-${nextId}`, caption: `fc-matrix-caption-${nextId}` };
+    return { table: `fc-matrix-${nextId}` };
   });
   const heldOut = value.recognizers.filter((r) => !r.seenByCloak);
   const seen = value.recognizers.filter((r) => r.seenByCloak);
@@ -132,8 +132,8 @@ function Matrix({ value, collapsed, explainerHref }: { value: ProtectionEstimate
         {open ? 'Hide details' : 'Show each recognizer and defense'}
       </button>
       <div id={ids.table} class="fc-table-wrap" hidden={!open}>
-        <table class="fc-table" aria-describedby={ids.caption}>
-          <caption id={ids.caption}>
+        <table class="fc-table">
+          <caption>
             Faces not matched / faces judged, per recognizer and what was done to the photo.
           </caption>
           <thead>
