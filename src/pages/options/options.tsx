@@ -116,7 +116,7 @@ function Options() {
           Changes are saved at once, on this device only. <a href="protect.html">Protect photos on this computer</a>
         </p>
       </header>
-      <Sites settings={settings} save={save} />
+      <Sites settings={settings} save={save} onSaved={setSettings} />
       <General settings={settings} save={save} onSaved={setSettings} />
       <Recent settings={settings} save={save} onSaved={setSettings} />
       <Backup settings={settings} save={save} onSaved={setSettings} />
@@ -126,7 +126,7 @@ function Options() {
 
 type Save = <T>(change: () => Promise<T>, onError: (text: string) => void) => Promise<T | undefined>;
 
-function Sites({ settings, save }: { settings: Settings; save: Save }) {
+function Sites({ settings, save, onSaved }: { settings: Settings; save: Save; onSaved(s: Settings): void }) {
   const sites = [
     ...BUILTIN_SITES.filter((site) => settings.sites[site]),
     ...Object.keys(settings.sites).filter((site) => !isBuiltin(site)).sort(),
@@ -175,6 +175,9 @@ function Sites({ settings, save }: { settings: Settings; save: Save }) {
     // Switching a site on that Face Cloak cannot see: ask first, from this click.
     const needsAccess = patch.enabled === true && !access[site];
     const asked = needsAccess ? chrome.permissions.request({ origins: [originFor(site)] }).catch(() => false) : Promise.resolve(true);
+    // Shown at once (a controlled input would otherwise snap back until the background answers); a failed write is
+    // undone by the reload that follows every storage change, or stays as the error says.
+    if (!needsAccess) onSaved({ ...settings, sites: { ...settings.sites, [site]: { ...settings.sites[site]!, ...patch } } });
     void save(async () => {
       if (!(await asked)) {
         setMessage({ kind: 'info', text: `${site} stays off: Face Cloak was not allowed to see its pages.` });
@@ -326,12 +329,14 @@ function General({ settings, save, onSaved }: { settings: Settings; save: Save; 
   const [timeoutError, setTimeoutError] = useState<string | null>(null);
   useEffect(() => setTimeoutText(String(settings.cloakTimeoutSeconds)), [settings.cloakTimeoutSeconds]);
 
-  const update = (patch: Partial<GeneralSettings>) =>
-    save(async () => {
+  const update = (patch: Partial<GeneralSettings>) => {
+    onSaved({ ...settings, ...patch }); // At once, as for the sites.
+    return save(async () => {
       onSaved(await sendMessage('background:updateSettings', patch));
       setMessage(null);
       return true;
     }, (text) => setMessage({ kind: 'error', text }));
+  };
 
   const commitTimeout = () => {
     const seconds = Number(timeout);
@@ -454,11 +459,11 @@ function Recent({ settings, save, onSaved }: { settings: Settings; save: Save; o
         <select
           id="recent-days"
           value={String(settings.recentCloaksDays)}
-          onChange={(event) =>
-            void save(async () => {
-              onSaved(await sendMessage('background:updateSettings', { recentCloaksDays: Number(event.currentTarget.value) as RecentCloaksDays }));
-            }, fail)
-          }
+          onChange={(event) => {
+            const recentCloaksDays = Number(event.currentTarget.value) as RecentCloaksDays;
+            onSaved({ ...settings, recentCloaksDays });
+            void save(async () => onSaved(await sendMessage('background:updateSettings', { recentCloaksDays })), fail);
+          }}
         >
           {RECENT_CLOAKS_DAYS.map((days) => (
             <option key={days} value={String(days)}>
