@@ -10,6 +10,7 @@ import { OffscreenHost } from './offscreen-host.ts';
 import { RecentCloaksStore } from './recent-cloaks-store.ts';
 import { createRouter } from './router.ts';
 import { SettingsStore } from './settings-store.ts';
+import { registerAddedSiteScripts } from './site-scripts.ts';
 
 const settings = new SettingsStore();
 const recent = new RecentCloaksStore(settings);
@@ -22,6 +23,7 @@ const protectImage = createProtectImage({ settings, handoffs });
 handleMessages<'background'>(createRouter({ settings, recent, offscreen, cloaks, protectImage, handoffs }));
 cloaks.listen();
 registerContextMenu(protectImage);
+registerAddedSiteScripts(settings);
 
 // After a worker restart, an offscreen document may still be open (with a job whose requester is gone).
 void offscreen.adoptLeftover().catch(() => undefined);
