@@ -5,7 +5,7 @@ module.exports = {
   root: true,
   env: { es2022: true, browser: true, node: true, webextensions: true },
   parserOptions: { ecmaVersion: 2022, sourceType: 'module' },
-  ignorePatterns: ['dist/', 'node_modules/', 'out/', '.cache/', 'test-results/', 'bench/results/'],
+  ignorePatterns: ['dist/', 'dist-*/', 'scratch/', 'node_modules/', 'out/', '.cache/', 'test-results/', 'bench/results/'],
   extends: ['eslint:recommended'],
   rules: {
     eqeqeq: ['error', 'always', { null: 'ignore' }],
