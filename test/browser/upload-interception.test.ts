@@ -138,6 +138,9 @@ describe('upload interception (dist/chromium, real engine)', () => {
     const openCheck = await assertCloaked(open_, files.faces[0]);
     report(t, 'Reddit: <input> in an open shadow root (face)', open_.at - chosen, openCheck);
 
+    const trustedSeen = () => page.evaluate(() => window.fixture.log.filter((l) => l.via === 'page-capture-trusted').map((l) => l.detail));
+    assert.deepEqual(await trustedSeen(), [], 'open root: the page\'s window/document capture listeners saw no trusted event');
+
     await resetReceived(page);
     const closedInput = await page.evaluateHandle(() => window.fixtureClosedInput!);
     chosen = Date.now();
@@ -146,6 +149,9 @@ describe('upload interception (dist/chromium, real engine)', () => {
     assert.deepEqual(closed.map((r) => r.via), ['reddit-closed', 'reddit-closed']);
     const closedCheck = await assertCloaked(closed[0], files.faces[1]);
     assertUntouched(closed[1], files.plain[5]);
+    // `input` is composed: it passes window and document on its way into the closed root. It is taken at window,
+    // before the page's capture listeners there; `change` stays inside the root.
+    assert.deepEqual(await trustedSeen(), [], 'closed root: the page\'s window/document capture listeners saw no trusted event');
     report(t, 'Reddit: <input> in a closed shadow root (face, face-less)', closed[0].at - chosen, closedCheck);
     await page.close();
   });
@@ -346,6 +352,19 @@ describe('upload interception (dist/chromium, real engine)', () => {
     assert.deepEqual(log.find(([via]) => via === 'handles-drop')?.[1], { trusted: true, files: 1 });
     const { portrait, check } = await checkAlbum(got, 'folder-handle');
     report(t, 'folder-only drop, directory handle: entries()/values()/getFileHandle() + getFile() (face, face-less, PDF)', portrait.at - chosen, check);
+    await page.close();
+  });
+
+  test('drop on a file input: the input takes the cloaked files, as the browser would', { timeout: 300_000 }, async (t) => {
+    const page = await open(SITES.folder);
+    const box = (await page.locator('#drop-input').boundingBox())!;
+    const chosen = Date.now();
+    await dropFiles(page, [files.faces[1], files.plain[17]], { x: box.x + box.width / 2, y: box.y + box.height / 2 });
+    const got = await waitForReceived(page, 2);
+    assert.deepEqual(got.map((r) => [r.via, r.trusted]), [['drop-input', false], ['drop-input', false]]);
+    const check = await assertCloaked(got[0], files.faces[1]);
+    assertUntouched(got[1], files.plain[17]);
+    report(t, 'drop on an <input type=file> (face, face-less)', got[0].at - chosen, check);
     await page.close();
   });
 

@@ -15,6 +15,7 @@ import {
   anchorFor,
   cloakFiles,
   dataTransferOf,
+  fileListOf,
   hasPhoto,
   noteInteraction,
   rectOf,
@@ -121,11 +122,25 @@ function onDrop(event: Event): void {
         // Keep the defaults when the drag's values are not settable.
       }
       n.dispatchEvent(at, new n.DragEvent('dragover', { ...init, dataTransfer: out }));
-      n.dispatchEvent(at, new n.DragEvent('drop', { ...init, dataTransfer: out }));
+      const notCancelled = n.dispatchEvent(at, new n.DragEvent('drop', { ...init, dataTransfer: out }));
+      if (notCancelled) dropOnFileInput(at, delivered);
     }, (error) => console.debug('[face-cloak] drop:', error));
   } catch (error) {
     console.debug('[face-cloak] drop hook:', error);
   }
+}
+
+/**
+ * The browser's default action for a drop on a file input (a transparent input over a "drop here" area is a common
+ * uploader pattern): the input takes the files (only the first unless `multiple`) and fires `input` and `change`.
+ * Our re-dispatched drop is untrusted and has no default action, so it is done here when no page listener cancelled
+ * the drop.
+ */
+function dropOnFileInput(at: EventTarget, delivered: File[]): void {
+  if (!(at instanceof n.HTMLInputElement) || n.inputType(at) !== 'file' || n.inputDisabled(at) || delivered.length === 0) return;
+  n.setInputFiles(at, fileListOf(n.inputMultiple(at) ? delivered : [delivered[0]]));
+  n.dispatchEvent(at, new n.Event('input', { bubbles: true, composed: true }));
+  n.dispatchEvent(at, new n.Event('change', { bubbles: true }));
 }
 
 /** Like `dataTransferOf`, with each photo's item answering with the dropped entry and handle. */

@@ -6,8 +6,12 @@
  *
  * Where the events can be caught first:
  * - inputs in the document or in open shadow roots: a capture listener on `window`, added before any page script;
- * - inputs in closed shadow roots (`change` never leaves the root): a capture listener on each root
- *   (shadow-roots.ts), which the page cannot have listened on before us;
+ * - inputs in closed shadow roots: `input` is composed, so it reaches `window` first, retargeted to the root's host
+ *   (composedPath() hides the root's inside from a listener outside it). The window listener looks inside the roots
+ *   we know (attachShadow is wrapped, shadow-roots.ts) for the one file input that holds a new selection with photos,
+ *   and takes the event there, before the page's own window and document capture listeners. `change` never leaves
+ *   the root: a capture listener on each root takes it, and takes `input` too when the window listener could not
+ *   tell which input it was (two inputs in one root holding new photos at once);
  * - inputs never attached to the document (X creates one, clicks it, and listens on the element): a capture
  *   listener on the input itself, added when the page calls `click()` or `showPicker()`. At the target, capture
  *   listeners run before the page's bubbling ones.
@@ -16,13 +20,15 @@ import { replaceMethod } from './disguise.ts';
 import { anchorFor, cloakFiles, abortRun, emptyFileList, fileListOf, fileListToArray, hasPhoto } from './files.ts';
 import { SafeWeakMap, natives as n, then } from './natives.ts';
 import { wantsUploads } from './page-bridge.ts';
-import { hookShadowRoots } from './shadow-roots.ts';
+import { hookShadowRoots, shadowRootOf } from './shadow-roots.ts';
 
 const listening = new SafeWeakMap<EventTarget, true>();
 /** Inputs whose cloaking is under way, with the run's id: a newer selection on the same input replaces it. */
 const running = new SafeWeakMap<HTMLInputElement, number>();
 /** Inputs whose trusted `input` event we took; the `change` of the same selection follows in the same task. */
 const changeFollows = new SafeWeakMap<HTMLInputElement, true>();
+/** Inputs -> the FileList we last handed to the page through them: not a new selection. */
+const handedOver = new SafeWeakMap<HTMLInputElement, FileList>();
 
 export function hookFileInputs(): void {
   listen(window);
@@ -57,9 +63,48 @@ function listen(target: EventTarget): void {
   n.addEventListener(target, 'change', onSelection, true);
 }
 
+function isFileInput(target: unknown): target is HTMLInputElement {
+  return target instanceof n.HTMLInputElement && n.inputType(target) === 'file';
+}
+
 function fileInputOf(event: Event): HTMLInputElement | null {
   const target = n.composedPath(event)[0];
-  return target instanceof n.HTMLInputElement && n.inputType(target) === 'file' ? target : null;
+  if (isFileInput(target)) return target;
+  // A file input's `input` is a plain Event (typing gives an InputEvent): seen from outside a closed shadow root,
+  // its target is the root's host.
+  if (target instanceof n.Element && n.eventType(event) === 'input' && !(event instanceof n.InputEvent)) {
+    return newSelectionInside(target);
+  }
+  return null;
+}
+
+/**
+ * The file input inside `host`'s shadow root (or roots nested in it) that holds a selection with photos we have not
+ * handed over ourselves: the input whose `input` event this is. Null when there is none, or more than one (then the
+ * root's own listener takes the event, as the input is its target there).
+ */
+function newSelectionInside(host: Element): HTMLInputElement | null {
+  let found: HTMLInputElement | null = null;
+  let ambiguous = false;
+  const visit = (root: ShadowRoot, depth: number): void => {
+    const all = n.fragmentQuerySelectorAll(root, '*');
+    const count = n.nodeListLength(all);
+    for (let i = 0; i < count && !ambiguous; i++) {
+      const element = n.nodeListItem(all, i) as Element;
+      if (isFileInput(element)) {
+        const files = n.inputFiles(element);
+        if (!files || handedOver.get(element) === files || !hasPhoto(fileListToArray(files))) continue;
+        if (found) ambiguous = true;
+        else found = element;
+        continue;
+      }
+      const inner = depth < 8 ? shadowRootOf(element) : undefined;
+      if (inner) visit(inner, depth + 1);
+    }
+  };
+  const root = shadowRootOf(host);
+  if (root) visit(root, 0);
+  return ambiguous ? null : found;
 }
 
 function onSelection(event: Event): void {
@@ -100,6 +145,8 @@ function onSelection(event: Event): void {
           return;
         }
         n.setInputFiles(input, fileListOf(delivered));
+        const given = n.inputFiles(input);
+        if (given) handedOver.set(input, given);
         n.dispatchEvent(input, new n.Event('input', { bubbles: true, composed: true }));
         n.dispatchEvent(input, new n.Event('change', { bubbles: true }));
       },

@@ -31,6 +31,11 @@ export function hookShadowRoots(listen: (root: ShadowRoot) => void): void {
   );
 }
 
+/** The shadow root `host` was given through attachShadow (open or closed), if any. */
+export function shadowRootOf(host: Element): ShadowRoot | undefined {
+  return rootOfHost.get(host);
+}
+
 /**
  * The innermost element an event hit, looking inside shadow roots that `composedPath()` does not show from here:
  * `pick(root)` says which element of a root is meant (the one under the pointer, or the focused one).
