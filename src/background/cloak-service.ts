@@ -26,7 +26,6 @@ import {
   type CloakSummary,
   MessageError,
   base64DecodedLength,
-  bytesToBase64,
   isCloakClientMessage,
   sendMessage,
   senderAccess,
@@ -42,16 +41,6 @@ const UPLOAD_TIMEOUT_MS = 60_000;
 /** At most this many files per tab in flight (a page cannot queue unbounded work), and this many bytes overall. */
 const MAX_JOBS_PER_TAB = 32;
 const MAX_BYTES_IN_FLIGHT = 512 * 1024 * 1024;
-
-export interface CloakRequest {
-  /** The file's bytes, for callers inside the background (the context menu). */
-  bytes: Uint8Array;
-  strength: Strength;
-  /** Where the photo comes from, for its recent-cloaks record. */
-  origin: CloakOrigin;
-  onProgress?: (progress: CloakProgress) => void;
-  signal?: AbortSignal;
-}
 
 interface Job {
   id: string;
@@ -80,26 +69,6 @@ export class CloakService {
     if (!job) return { wanted: false };
     job.onProgress(progress);
     return { wanted: true };
-  }
-
-  /**
-   * Cloaks bytes the background already holds (the context menu's image). Resolves with the outcome (a failed cloak
-   * is a result); rejects only when the offscreen document cannot be reached. On success the caller must call
-   * `take` or `withObjectUrl` once: the job (and the document) is held until then.
-   */
-  cloak(request: CloakRequest): Promise<RunOutcome> {
-    const chunks = splitBase64(request.bytes);
-    return this.runJob({
-      tabId: -1,
-      size: request.bytes.length,
-      strength: request.strength,
-      origin: request.origin,
-      onProgress: (p) => request.onProgress?.(p),
-      signal: request.signal,
-      upload: async (send) => {
-        for (const data of chunks) await send(data);
-      },
-    });
   }
 
   private accept(port: chrome.runtime.Port): void {
@@ -191,7 +160,12 @@ export class CloakService {
     // The site from the browser-set sender URL, never from the message; the strength from its settings unless the
     // request names one of the allowed values (validated by isCloakClientMessage).
     let strength: Strength = start.strength ?? 'mid';
-    let origin: CloakOrigin = { source: 'protect-page', site: null, ...(start.name ? { fileName: start.name } : {}) };
+    // An extension page says where its photo came from ("Protect image" on a site's page, or chosen there).
+    let origin: CloakOrigin = {
+      source: start.source ?? 'protect-page',
+      site: start.source === 'protect-image' ? (start.site ?? null) : null,
+      ...(start.name ? { fileName: start.name } : {}),
+    };
     if (access === 'content') {
       const site = siteKeyForUrl(senderUrl);
       origin = { source: 'upload', site };
@@ -311,8 +285,7 @@ export class CloakService {
     }
     if (run.summary.unchanged) {
       release();
-      const nothing = () => Promise.reject(new Error('an unchanged photo has no output'));
-      return { ok: true, summary: run.summary, take: async () => undefined, withObjectUrl: nothing };
+      return { ok: true, summary: run.summary, take: async () => undefined };
     }
     const { summary } = run;
     const finish = async () => {
@@ -334,15 +307,6 @@ export class CloakService {
           await finish();
         }
       },
-      withObjectUrl: async (use) => {
-        try {
-          args.signal?.throwIfAborted();
-          const { url } = await sendMessage('offscreen:cloakObjectUrl', { job: id });
-          return await use(url);
-        } finally {
-          await finish(); // Revokes the URL: `use` must be done reading it.
-        }
-      },
     };
   }
 }
@@ -353,8 +317,6 @@ export type RunOutcome =
       summary: CloakSummary;
       /** Reads the output in base64 chunks, then ends the job. Nothing to read when `summary.unchanged`. */
       take(sink: (data: string) => void): Promise<void>;
-      /** Lends a blob: URL of the output to `use`, then ends the job (and revokes the URL). */
-      withObjectUrl<T>(use: (url: string) => Promise<T>): Promise<T>;
     }
   | { ok: false; failure: CloakFailure };
 
@@ -378,12 +340,4 @@ function engineUnreachable(error: unknown): CloakFailure {
   }
   const detail = error instanceof Error ? error.message : String(error);
   return { code: 'engine-failed', message: `The cloak engine could not be reached: ${detail}` };
-}
-
-function splitBase64(bytes: Uint8Array): string[] {
-  const chunks: string[] = [];
-  for (let offset = 0; offset < bytes.length; offset += CLOAK_CHUNK_BYTES) {
-    chunks.push(bytesToBase64(bytes.subarray(offset, offset + CLOAK_CHUNK_BYTES)));
-  }
-  return chunks;
 }

@@ -36,8 +36,6 @@ export function createRouter(deps: {
 
     'background:setCloakTimeout': async ({ seconds }) => ({ seconds: await deps.settings.setCloakTimeout(seconds) }),
 
-    'background:getCloakTimeout': async () => ({ seconds: (await deps.settings.get()).cloakTimeoutSeconds }),
-
     'background:getUploadPolicy': async () => {
       const { cloakTimeoutSeconds, onCloakFailure } = await deps.settings.get();
       return { cloakTimeoutSeconds, onCloakFailure };

@@ -58,8 +58,6 @@ interface Job {
   output: Uint8Array | null;
   /** MIME type of `output`. */
   mime: string;
-  /** blob: URL of the output, once asked for; revoked on release. */
-  objectUrl: string | null;
   expiry: ReturnType<typeof setTimeout> | undefined;
 }
 
@@ -115,7 +113,6 @@ export class CloakJobs {
       abort: new AbortController(),
       output: null,
       mime: '',
-      objectUrl: null,
       expiry: undefined,
     };
     this.jobs.set(id, job);
@@ -162,21 +159,11 @@ export class CloakJobs {
     return { data: bytesToBase64(job.output.subarray(offset, end)) };
   }
 
-  /** A blob: URL of the output (made once); the service worker hands it to chrome.downloads. */
-  objectUrl(id: string): { url: string } {
-    const job = this.get(id);
-    if (!job.output) throw new Error(`job ${id} has no output`);
-    job.objectUrl ??= URL.createObjectURL(new Blob([job.output as Uint8Array<ArrayBuffer>], { type: job.mime }));
-    this.expireAfter(job, OUTPUT_TTL_MS);
-    return { url: job.objectUrl };
-  }
-
-  /** Cancels a queued or running job and frees its bytes (and its object URL). */
+  /** Cancels a queued or running job and frees its bytes. */
   release(id: string): void {
     const job = this.jobs.get(id);
     if (!job) return;
     job.abort.abort(new DOMException('Cloaking was cancelled', 'AbortError'));
-    if (job.objectUrl) URL.revokeObjectURL(job.objectUrl);
     clearTimeout(job.expiry);
     this.jobs.delete(id);
     this.estimateWhenIdle();

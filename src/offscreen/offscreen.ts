@@ -43,6 +43,5 @@ handleMessages<'offscreen'>({
   'offscreen:cloakChunk': (payload) => jobs.chunk(payload),
   'offscreen:cloakRun': ({ job }) => jobs.run(job),
   'offscreen:cloakTake': (payload) => jobs.take(payload),
-  'offscreen:cloakObjectUrl': ({ job }) => jobs.objectUrl(job),
   'offscreen:cloakRelease': ({ job }) => jobs.release(job),
 });

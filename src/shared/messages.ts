@@ -206,8 +206,19 @@ export interface CloakSummary {
 
 /** Content script -> background, on a CLOAK_PORT_NAME port: one 'start', then chunks until `size` bytes, pings. */
 export type CloakClientMessage =
-  /** `name`: the file's name, kept in its recent-cloaks record; honoured from extension pages only. */
-  | { type: 'start'; size: number; mime: string; strength?: Strength; name?: string }
+  /**
+   * `name`: the file's name, kept in its recent-cloaks record; `source` and `site`: the photo came from "Protect image"
+   * on a page of that site. All three are honoured from extension pages only (a content script's site is its sender's).
+   */
+  | {
+      type: 'start';
+      size: number;
+      mime: string;
+      strength?: Strength;
+      name?: string;
+      source?: 'protect-page' | 'protect-image';
+      site?: string;
+    }
   | { type: 'chunk'; data: string }
   /** Sent while waiting: port messages keep the service worker alive (an open port alone does not). */
   | { type: 'ping' };
@@ -231,7 +242,9 @@ export function isCloakClientMessage(value: unknown): value is CloakClientMessag
         Number.isSafeInteger(m.size) && (m.size as number) > 0 && (m.size as number) <= MAX_CLOAK_FILE_BYTES &&
         typeof m.mime === 'string' && m.mime.length <= 200 &&
         (m.strength === undefined || (STRENGTHS as readonly unknown[]).includes(m.strength)) &&
-        (m.name === undefined || (typeof m.name === 'string' && m.name.length <= 255))
+        (m.name === undefined || (typeof m.name === 'string' && m.name.length <= 255)) &&
+        (m.source === undefined || m.source === 'protect-page' || m.source === 'protect-image') &&
+        (m.site === undefined || (typeof m.site === 'string' && siteKeyForHost(m.site) === m.site))
       );
     case 'chunk':
       return isBase64Chunk(m.data);
@@ -327,8 +340,6 @@ export const messages = {
   'background:setCloakTimeout': fromExtension<CloakTimeout, CloakTimeout>(
     (p): p is CloakTimeout => typeof p === 'object' && p !== null && isCloakTimeoutSeconds((p as CloakTimeout).seconds),
   ),
-  /** A content script asks how long one photo may take (the same for every site, so nothing about the sender). */
-  'background:getCloakTimeout': fromContent<void, CloakTimeout>(isNothing),
   /** What a content script does with uploads beyond the site's settings: time limit, what to do on failure. */
   'background:getUploadPolicy': fromContent<void, UploadPolicy>(isNothing),
   /** Changes settings that are not per site (options page); returns all settings after the change. */
@@ -396,11 +407,6 @@ export const messages = {
   'offscreen:cloakRun': fromExtension<CloakJobRef, CloakRunResult>(),
   /** A piece of the output, base64. */
   'offscreen:cloakTake': fromExtension<CloakTakePayload, { data: string }>(),
-  /**
-   * A blob: URL of the output, for chrome.downloads (a service worker cannot make one, and a data: URL is limited
-   * to 2 MB); valid until the job is released.
-   */
-  'offscreen:cloakObjectUrl': fromExtension<CloakJobRef, { url: string }>(),
   /** Cancels the job if it is still queued or running and frees its bytes; harmless for unknown jobs. */
   'offscreen:cloakRelease': fromExtension<CloakJobRef, void>(),
 } satisfies Record<`${Target}:${string}`, AnyMessageDef>;

@@ -293,6 +293,14 @@ describe('protect page (dist/chromium)', () => {
     const original = await decodeImageNode(faceBytes);
     assert.deepEqual([result.width, result.height], [original.width, original.height]);
     await opened.screenshot({ path: join(screenshots, 'protect-from-menu-light.png'), fullPage: true });
+    // Its recent-cloaks record says where it came from: "Protect image" on x.com.
+    const records = (await h.serviceWorker.evaluate(async () =>
+      (await chrome.storage.local.get('recentCloaks')).recentCloaks,
+    )) as RecentCloak[];
+    const fromMenu = records.find((r) => r.fileName === 'beach day.jpg');
+    assert.ok(fromMenu, 'the cloak was recorded');
+    assert.equal(fromMenu.source, 'protect-image');
+    assert.equal(fromMenu.site, 'x.com');
 
     // An image the page cannot read: the protect page opens and says why.
     const [failedPage, failed] = await Promise.all([

@@ -28,6 +28,8 @@ export interface CloakRequest {
   strength: Strength;
   /** Kept in the recent-cloaks record. */
   name: string;
+  /** Set when "Protect image" brought the photo from a page of this site (null: a site without a settings key). */
+  from?: string | null;
   signal?: AbortSignal;
   onProgress?: (progress: CloakProgress) => void;
 }
@@ -120,7 +122,14 @@ export function cloakBytes(request: CloakRequest): Promise<CloakOutcome> {
     });
 
     request.onProgress?.({ phase: 'queued', face: 0, faces: 0, step: 0, steps: 0 });
-    send({ type: 'start', size: bytes.length, mime: request.mime.slice(0, 200), strength: request.strength, name: request.name.slice(0, 255) });
+    send({
+      type: 'start',
+      size: bytes.length,
+      mime: request.mime.slice(0, 200),
+      strength: request.strength,
+      name: request.name.slice(0, 255),
+      ...(request.from === undefined ? {} : { source: 'protect-image' as const, ...(request.from ? { site: request.from } : {}) }),
+    });
     for (let offset = 0; offset < bytes.length && !settled; offset += CLOAK_CHUNK_BYTES) {
       send({ type: 'chunk', data: bytesToBase64(bytes.subarray(offset, offset + CLOAK_CHUNK_BYTES)) });
     }

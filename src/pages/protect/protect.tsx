@@ -143,6 +143,7 @@ function ProtectPage() {
         mime: item.file.type,
         strength: item.strength,
         name: item.file.name,
+        from: item.from,
         signal,
         onProgress: (progress) => {
           if (!signal.aborted) update(item.id, { kind: 'working', progress });

@@ -68,7 +68,6 @@ function backgroundHandlers(overrides: Partial<HandlerMap<'background'>> = {}): 
     'background:setSiteSettings': ({ patch }) => ({ enabled: true, strength: 'mid', ...patch }),
     'background:getSiteSettings': (_payload, sender) => ({ site: sender.url ?? null, settings: { enabled: true, strength: 'low' } }),
     'background:setCloakTimeout': ({ seconds }) => ({ seconds }),
-    'background:getCloakTimeout': () => ({ seconds: 180 }),
     'background:engineStatus': async () => ({ backend: 'wasm' }),
     'background:cloakProgress': () => ({ wanted: false }),
     'background:protectImage': () => ({ status: 'opened', tabId: 2, handoff: 'h' }),
@@ -94,7 +93,6 @@ function offscreenHandlers(overrides: Partial<HandlerMap<'offscreen'>> = {}): Ha
     'offscreen:cloakChunk': unused,
     'offscreen:cloakRun': unused,
     'offscreen:cloakTake': unused,
-    'offscreen:cloakObjectUrl': unused,
     'offscreen:cloakRelease': unused,
     ...overrides,
   };
@@ -232,9 +230,14 @@ describe('sender checks', () => {
     from = contentScript;
     // @ts-expect-error -- getSiteSettings takes no payload.
     await rejectsWith(sendMessage('background:getSiteSettings', { site: 'facebook.com' }), 'invalid-payload');
-    // A content script may read the cloak timeout, never set it.
-    assert.deepEqual(await sendMessage('background:getCloakTimeout'), { seconds: 180 });
+    // A content script may read the upload policy, never set it.
+    assert.deepEqual(await sendMessage('background:getUploadPolicy'), { cloakTimeoutSeconds: 180, onCloakFailure: 'ask' });
     await rejectsWith(sendMessage('background:setCloakTimeout', { seconds: 1 }), 'forbidden');
+    await rejectsWith(sendMessage('background:updateSettings', { onCloakFailure: 'original' }), 'forbidden');
+    // Only extension pages may say where a photo came from; the start message's check still rejects a bad site.
+    assert.ok(!isCloakClientMessage({ type: 'start', size: 10, mime: 'image/png', source: 'protect-image', site: 'not a site' }));
+    assert.ok(!isCloakClientMessage({ type: 'start', size: 10, mime: 'image/png', source: 'upload' }));
+    assert.ok(isCloakClientMessage({ type: 'start', size: 10, mime: 'image/png', source: 'protect-image', site: 'x.com' }));
   });
 });
 
