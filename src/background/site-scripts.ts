@@ -37,6 +37,18 @@ export function addedSiteMatches(granted: readonly string[], settings: Settings)
   return [...matches].sort();
 }
 
+/** The non-builtin site keys of granted origin patterns (`https://*.example.org/*` -> example.org). */
+export function grantedSites(origins: readonly string[]): string[] {
+  const sites = new Set<string>();
+  for (const pattern of origins) {
+    const host = /^(?:https?|\*):\/\/([^/]+)\/.*$/.exec(pattern)?.[1];
+    if (!host || host === '*') continue;
+    const site = siteKeyForHost(host.replace(/^\*\./, ''));
+    if (site && !(BUILTIN_SITES as readonly string[]).includes(site)) sites.add(site);
+  }
+  return [...sites];
+}
+
 export function registerAddedSiteScripts(settings: SettingsStore): void {
   let queue: Promise<unknown> = Promise.resolve();
   const sync = () => {
@@ -45,7 +57,14 @@ export function registerAddedSiteScripts(settings: SettingsStore): void {
       console.error('[face-cloak] could not register the content scripts for added sites:', error),
     );
   };
-  chrome.permissions.onAdded.addListener(sync);
+  chrome.permissions.onAdded.addListener(({ origins = [] }) => {
+    // Access to a site is only ever asked for to protect it: switch it on here too, since the page that asked may
+    // be gone by the time the grant arrives (Firefox closes the popup when its permission prompt opens).
+    queue = queue
+      .then(() => Promise.all(grantedSites(origins).map((site) => settings.updateSite(site, { enabled: true }))))
+      .catch((error: unknown) => console.error('[face-cloak] could not switch on a newly allowed site:', error));
+    sync();
+  });
   chrome.permissions.onRemoved.addListener(sync);
   chrome.storage.onChanged.addListener((changes, area) => {
     if (area === 'local' && SETTINGS_STORAGE_KEY in changes) sync();

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { addedSiteMatches } from '../../../src/background/site-scripts.ts';
+import { addedSiteMatches, grantedSites } from '../../../src/background/site-scripts.ts';
 import { createDefaultSettings } from '../../../src/shared/settings.ts';
 
 test('addedSiteMatches: granted added sites that are on; builtin sites and sites switched off left out', () => {
@@ -23,4 +23,11 @@ test('addedSiteMatches: a grant for every host is used only when some added site
   assert.deepEqual(addedSiteMatches(['https://*/*'], settings), []);
   settings.sites['example.org'] = { enabled: true, strength: 'low' };
   assert.deepEqual(addedSiteMatches(['https://*/*', 'not a pattern'], settings), ['https://*/*']);
+});
+
+test('grantedSites: the added sites of granted patterns, not builtin ones nor every-host grants', () => {
+  assert.deepEqual(grantedSites(['https://*.example.org/*', 'http://www.blog.example/*', 'https://*.x.com/*', 'https://*/*']), [
+    'example.org',
+    'blog.example',
+  ]);
 });
