@@ -355,6 +355,33 @@ describe('upload interception (dist/chromium, real engine)', () => {
     await page.close();
   });
 
+  test('drop of a photo and a folder together: the photo and the photos inside the folder come out cloaked', { timeout: 400_000 }, async (t) => {
+    // The photo makes the drop ours: it is re-dispatched with the cloaked photo, and each item answers
+    // webkitGetAsEntry() / getAsFileSystemHandle() with the person's own entry or handle: the photo's reads as the
+    // cloaked photo (no second cloak), the folder's files are read (and cloaked) through the file system hooks.
+    for (const [zone, prefix] of [['#entries', 'folder-entry'], ['#handles', 'folder-handle']] as const) {
+      const album = makeAlbum(`mixed-${prefix}`);
+      const page = await open(SITES.folder);
+      const box = (await page.locator(zone).boundingBox())!;
+      const chosen = Date.now();
+      await dropFiles(page, [files.faces[2], album], { x: box.x + box.width / 2, y: box.y + box.height / 2 });
+      const got = await waitForReceived(page, 4);
+      const log = await page.evaluate(() => window.fixture.log.map((l) => ({ ...l })));
+      const dropNote = log.find((l) => l.via === `${zone.slice(1)}-drop`);
+      assert.deepEqual(dropNote?.detail, { trusted: false, files: 2 }, 'caught and re-dispatched');
+      const top = got.find((r) => r.via === `${prefix}:/${basename(files.faces[2])}`);
+      assert.ok(top, `the photo read through its ${prefix === 'folder-entry' ? 'entry' : 'handle'}: ${JSON.stringify(got.map((r) => r.via))}`);
+      // Read at once: the photo already cloaked for this drop, not a second cloak (which takes seconds).
+      assert.ok(top.at - dropNote!.at < 1000, `the photo was read ${top.at - dropNote!.at} ms after the drop`);
+      const topCheck = await assertCloaked(top, files.faces[2]);
+      const { portrait, check } = await checkAlbum(got.filter((r) => r !== top), prefix);
+      const api = prefix === 'folder-entry' ? 'entry API' : 'handles';
+      report(t, `drop of a photo + a folder, ${api}: the photo`, top.at - chosen, topCheck);
+      report(t, `drop of a photo + a folder, ${api}: the photo inside the folder`, portrait.at - chosen, check);
+      await page.close();
+    }
+  });
+
   test('drop on a file input: the input takes the cloaked files, as the browser would', { timeout: 300_000 }, async (t) => {
     const page = await open(SITES.folder);
     const box = (await page.locator('#drop-input').boundingBox())!;

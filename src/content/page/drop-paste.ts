@@ -148,9 +148,9 @@ function buildDropTransfer(delivered: File[], dropped: DroppedFile[], text: Text
   const out = dataTransferOf([], text);
   const items = n.dataTransferItems(out);
   for (let i = 0; i < delivered.length; i++) {
-    const item = n.itemListAdd(items, delivered[i]);
-    const { entry, handle } = dropped[i];
-    if (item && (entry || handle)) linkItem(item, delivered[i], entry, handle);
+    n.itemListAdd(items, delivered[i]);
+    const { file, entry, handle } = dropped[i];
+    if (entry || handle) linkItem(delivered[i], file, entry, handle);
   }
   return out;
 }

@@ -26,33 +26,49 @@ import { anchorFor, cloakFiles, isPhoto } from './files.ts';
 import { SafeWeakMap, natives as n, matches, then } from './natives.ts';
 import { wantsUploads } from './page-bridge.ts';
 
-/** Items of DataTransfers we built -> the entry / handle of the file the person dropped. */
-const itemEntry = new SafeWeakMap<DataTransferItem, FileSystemEntry>();
-const itemHandle = new SafeWeakMap<DataTransferItem, Promise<FileSystemHandle | null>>();
+/**
+ * Files of the drops we re-dispatch -> the entry / handle of the file the person dropped. Keyed by the File: a
+ * DataTransferItemList hands out a new DataTransferItem object on every access, but each gives back the very File
+ * that was added.
+ */
+const droppedEntry = new SafeWeakMap<File, FileSystemEntry>();
+const droppedHandle = new SafeWeakMap<File, Promise<FileSystemHandle | null>>();
 /** Entries of dropped photos -> the file the page gets instead. */
 const entryFile = new SafeWeakMap<FileSystemEntry, File>();
 /** Handles whose photo has been cloaked -> that result, valid while the file on disk is unchanged. */
 const handleFile = new SafeWeakMap<FileSystemHandle, { lastModified: number; size: number; file: Promise<File> }>();
 
-/** Makes `item` (of a DataTransfer we built) answer with the person's own entry and handle, reading as `file`. */
+/**
+ * Makes the item holding `file` (in a DataTransfer we built) answer with the person's own entry and handle, which
+ * read as `file`. `original`: the file as dropped, which the handle's getFile() gives natively and is compared with.
+ */
 export function linkItem(
-  item: DataTransferItem,
   file: File,
+  original: File,
   entry: FileSystemEntry | null,
   handle: Promise<FileSystemHandle | null> | null,
 ): void {
   if (entry) {
-    itemEntry.set(item, entry);
+    droppedEntry.set(file, entry);
     entryFile.set(entry, file);
   }
   if (handle) {
-    itemHandle.set(
-      item,
+    droppedHandle.set(
+      file,
       then(handle, (h) => {
-        if (h) handleFile.set(h, { lastModified: n.fileLastModified(file), size: n.blobSize(file), file: n.Promise.resolve(file) });
+        if (h) handleFile.set(h, { lastModified: n.fileLastModified(original), size: n.blobSize(original), file: n.Promise.resolve(file) });
         return h;
       }),
     );
+  }
+}
+
+/** The File an item holds, when it may be one of ours; null for anything else (the native call then answers). */
+function linkedFile(item: DataTransferItem): File | null {
+  try {
+    return n.itemKind(item) === 'file' ? n.itemGetAsFile(item) : null;
+  } catch {
+    return null; // not a DataTransferItem: the native call throws its own TypeError
   }
 }
 
@@ -61,7 +77,8 @@ export function hookFileSystem(): void {
   replaceMethod<(this: DataTransferItem) => FileSystemEntry | null>(itemProto, 'webkitGetAsEntry', (original) =>
     ({
       webkitGetAsEntry(this: DataTransferItem): FileSystemEntry | null {
-        const linked = itemEntry.get(this);
+        const file = linkedFile(this);
+        const linked = file ? droppedEntry.get(file) : undefined;
         return linked !== undefined ? linked : n.apply(original, this, []);
       },
     }).webkitGetAsEntry,
@@ -69,7 +86,8 @@ export function hookFileSystem(): void {
   replaceMethod<(this: DataTransferItem) => Promise<FileSystemHandle | null>>(itemProto, 'getAsFileSystemHandle', (original) =>
     ({
       getAsFileSystemHandle(this: DataTransferItem): Promise<FileSystemHandle | null> {
-        const linked = itemHandle.get(this);
+        const file = linkedFile(this);
+        const linked = file ? droppedHandle.get(file) : undefined;
         return linked !== undefined ? linked : n.apply(original, this, []);
       },
     }).getAsFileSystemHandle,
