@@ -1,6 +1,7 @@
 /**
  * Test inputs made on the fly with sharp (no image files are committed).
  */
+import { crc32 } from 'node:zlib';
 import sharp, { type Sharp } from 'sharp';
 
 export type Rgb = [number, number, number];
@@ -78,22 +79,6 @@ export function near(actual: readonly number[], expected: readonly number[], tol
 }
 
 // --- crafting headers -------------------------------------------------------------------------------------------
-
-const CRC_TABLE = (() => {
-  const table = new Uint32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    table[n] = c >>> 0;
-  }
-  return table;
-})();
-
-function crc32(bytes: Uint8Array): number {
-  let c = 0xffffffff;
-  for (const b of bytes) c = CRC_TABLE[(c ^ b) & 0xff] ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
-}
 
 /** A PNG chunk with a correct CRC. */
 export function pngChunk(type: string, data: Uint8Array): Buffer {
