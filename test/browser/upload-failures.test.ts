@@ -11,7 +11,7 @@ import { basename } from 'node:path';
 import { before, describe, test } from 'node:test';
 import type { Page } from 'playwright-core';
 import sharp from 'sharp';
-import { CLOAK_TIMEOUT_SECONDS } from '../../src/shared/settings.ts';
+import { CLOAK_TIMEOUT_SECONDS, type GeneralSettings } from '../../src/shared/settings.ts';
 import type { ExtensionHarness } from './harness.ts';
 import {
   SITES,
@@ -36,19 +36,20 @@ describe('upload failure paths (dist/chromium, real engine)', () => {
     files = suite.files;
   });
 
-  /** Sets settings' cloakTimeoutSeconds through the background, from an extension page (as the popup would). */
-  async function setCloakTimeout(seconds: number): Promise<void> {
+  /** Changes settings through the background, from an extension page (as the options page does). */
+  async function updateSettings(patch: Partial<GeneralSettings>): Promise<void> {
     const page = await h.openExtensionPage('engine-lab.html');
     try {
       const reply = await page.evaluate(
-        (s) => chrome.runtime.sendMessage({ faceCloak: 1, name: 'background:setCloakTimeout', payload: { seconds: s } }),
-        seconds,
+        (p) => chrome.runtime.sendMessage({ faceCloak: 1, name: 'background:updateSettings', payload: p }),
+        patch,
       );
-      assert.deepEqual(reply, { ok: true, result: { seconds } });
+      assert.equal(reply.ok, true, JSON.stringify(reply));
     } finally {
       await page.close();
     }
   }
+  const setCloakTimeout = (seconds: number) => updateSettings({ cloakTimeoutSeconds: seconds });
 
   test('timeout: the person is told why and chooses: upload the original, cancel, or retry', { timeout: 300_000 }, async (t) => {
     await setCloakTimeout(1);
@@ -93,6 +94,34 @@ describe('upload failure paths (dist/chromium, real engine)', () => {
     }
   });
 
+  test('settings decide a failure: upload the original or cancel, and the overlay says which photo failed and why', { timeout: 300_000 }, async () => {
+    await updateSettings({ cloakTimeoutSeconds: 1, onCloakFailure: 'original' });
+    try {
+      const page = await open(SITES.x);
+      const [first, second] = files.faces;
+
+      // 'original': nobody is asked (nothing is clicked here); the page gets the very file it would have got, and the
+      // overlay says so.
+      await chooseFiles(page, '#media', [first]);
+      const [original] = await waitForReceived(page, 1);
+      assertUntouched(original, first);
+      const said = await waitForOverlay(page, 'face-cloak-status', /Uploaded unprotected, as your Face Cloak settings say/);
+      assert.match(said, new RegExp(`Could not protect “${basename(first)}”: .*1 s`), said);
+
+      // 'cancel': the page gets nothing, and the overlay says why.
+      await updateSettings({ onCloakFailure: 'cancel' });
+      await resetReceived(page);
+      await chooseFiles(page, '#media', [second]);
+      const cancelled = await waitForOverlay(page, 'face-cloak-status', /Upload cancelled, as your Face Cloak settings say/);
+      assert.match(cancelled, new RegExp(`Could not protect “${basename(second)}”`));
+      await page.waitForTimeout(1000);
+      assert.equal(await page.evaluate(() => window.fixture.received.length), 0, 'nothing reached the page');
+      await page.close();
+    } finally {
+      await updateSettings({ cloakTimeoutSeconds: CLOAK_TIMEOUT_SECONDS.default, onCloakFailure: 'ask' });
+    }
+  });
+
   test('three tabs at once: each gets its own photo cloaked, under its own name, and no other tab\'s', { timeout: 600_000 }, async (t) => {
     // Three sites, three ways in: a file chooser on X and on Mastodon, an input in a shadow root on Reddit.
     const tabs = [
@@ -104,7 +133,7 @@ describe('upload failure paths (dist/chromium, real engine)', () => {
         via: 'reddit-open',
         choose: async (page: Page, path: string) => {
           const chosen = Date.now();
-          await page.locator('#open-upload input').setInputFiles([path]);
+          await page.locator('#open-upload input[type=file]').setInputFiles([path]);
           return chosen;
         },
       },

@@ -132,7 +132,7 @@ describe('upload interception (dist/chromium, real engine)', () => {
   test('Reddit: inputs inside open and closed shadow roots', { timeout: 300_000 }, async (t) => {
     const page = await open(SITES.reddit);
     let chosen = Date.now();
-    await page.locator('#open-upload input').setInputFiles([files.faces[0]]);
+    await page.locator('#open-upload input[type=file]').setInputFiles([files.faces[0]]);
     const [open_] = await waitForReceived(page, 1);
     assert.equal(open_.via, 'reddit-open');
     const openCheck = await assertCloaked(open_, files.faces[0]);
@@ -152,6 +152,22 @@ describe('upload interception (dist/chromium, real engine)', () => {
     // `input` is composed: it passes window and document on its way into the closed root. It is taken at window,
     // before the page's capture listeners there; `change` stays inside the root.
     assert.deepEqual(await trustedSeen(), [], 'closed root: the page\'s window/document capture listeners saw no trusted event');
+
+    // The page puts photos into the input itself (drop-zone components do, to keep form submission working), then the
+    // person ticks a checkbox in the same closed root: its `input` event, composed and a plain Event like the file
+    // input's, is the checkbox's own and must reach the page untouched, with nothing cloaked or re-dispatched.
+    await resetReceived(page);
+    await page.evaluate(() => {
+      const dt = new DataTransfer();
+      dt.items.add(new File([new Uint8Array([0xff, 0xd8, 0xff, 0xe0])], 'assigned.jpg', { type: 'image/jpeg' }));
+      window.fixtureClosedInput!.files = dt.files;
+    });
+    await (await page.evaluateHandle(() => window.fixtureClosedCheckbox!)).asElement()!.click();
+    await page.waitForTimeout(1000);
+    const seen = await page.evaluate(() => window.fixture.log.map((l) => [l.via, l.detail]));
+    assert.deepEqual(seen, [['page-capture-trusted', 'window input'], ['page-capture-trusted', 'document input'], ['reddit-closed-checkbox', true]]);
+    assert.equal(await page.evaluate(() => window.fixtureClosedInput!.files![0].name), 'assigned.jpg', 'the page\'s files left as they are');
+    assert.equal(await overlayElement(page, 'face-cloak-overlay'), null, 'nothing was sent to be cloaked');
     report(t, 'Reddit: <input> in a closed shadow root (face, face-less)', closed[0].at - chosen, closedCheck);
     await page.close();
   });
@@ -523,6 +539,7 @@ describe('upload interception (dist/chromium, real engine)', () => {
           FileSystemFileHandle.prototype.getFile,
           window.showOpenFilePicker,
           Object.getOwnPropertyDescriptor(File.prototype, 'webkitRelativePath').get,
+          Object.getOwnPropertyDescriptor(HTMLInputElement.prototype, 'files').set,
           Function.prototype.toString,
         ].map(show),
         toStringOfToString: Function.prototype.toString.toString(),

@@ -457,6 +457,7 @@ declare global {
       note(via: string, detail: unknown): void;
     };
     fixtureClosedInput?: HTMLInputElement;
+    fixtureClosedCheckbox?: HTMLInputElement;
   }
 }
 

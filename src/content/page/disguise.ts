@@ -67,3 +67,25 @@ export function replaceGetter<V>(
   defineProperty(target, name, { ...descriptor, get: replacement });
   return original;
 }
+
+/**
+ * Replaces the setter of accessor `target[name]` with `make(original)`, disguised like `replaceGetter`'s replacements
+ * (write it as an object literal setter: named "set name", no `prototype`). Returns the original setter, or null when
+ * the browser has no such accessor.
+ */
+export function replaceSetter<V>(
+  target: object,
+  name: string,
+  make: (original: (this: unknown, value: V) => void) => (this: unknown, value: V) => void,
+): ((this: unknown, value: V) => void) | null {
+  const descriptor = getOwnPropertyDescriptor(target, name);
+  if (!descriptor || typeof descriptor.set !== 'function') return null;
+  maskToString();
+  const original = descriptor.set as (this: unknown, value: V) => void;
+  const replacement = make(original);
+  defineProperty(replacement, 'name', { value: original.name, configurable: true });
+  defineProperty(replacement, 'length', { value: original.length, configurable: true });
+  originals.set(replacement, original);
+  defineProperty(target, name, { ...descriptor, set: replacement });
+  return original;
+}

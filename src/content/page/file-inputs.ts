@@ -8,15 +8,16 @@
  * - inputs in the document or in open shadow roots: a capture listener on `window`, added before any page script;
  * - inputs in closed shadow roots: `input` is composed, so it reaches `window` first, retargeted to the root's host
  *   (composedPath() hides the root's inside from a listener outside it). The window listener looks inside the roots
- *   we know (attachShadow is wrapped, shadow-roots.ts) for the one file input that holds a new selection with photos,
- *   and takes the event there, before the page's own window and document capture listeners. `change` never leaves
- *   the root: a capture listener on each root takes it, and takes `input` too when the window listener could not
- *   tell which input it was (two inputs in one root holding new photos at once);
+ *   we know (attachShadow is wrapped, shadow-roots.ts) for the one file input that holds a new selection with photos
+ *   (files neither we nor the page, through `input.files = ...`, put there: the `files` setter is wrapped only to
+ *   note that), and takes the event there, before the page's own window and document capture listeners. `change`
+ *   never leaves the root: a capture listener on each root takes it, and takes `input` too when the window listener
+ *   could not tell which input it was (two inputs in one root holding new photos at once);
  * - inputs never attached to the document (X creates one, clicks it, and listens on the element): a capture
  *   listener on the input itself, added when the page calls `click()` or `showPicker()`. At the target, capture
  *   listeners run before the page's bubbling ones.
  */
-import { replaceMethod } from './disguise.ts';
+import { replaceMethod, replaceSetter } from './disguise.ts';
 import { anchorFor, cloakFiles, abortRun, emptyFileList, fileListOf, fileListToArray, hasPhoto } from './files.ts';
 import { SafeWeakMap, natives as n, then } from './natives.ts';
 import { wantsUploads } from './page-bridge.ts';
@@ -29,10 +30,33 @@ const running = new SafeWeakMap<HTMLInputElement, number>();
 const changeFollows = new SafeWeakMap<HTMLInputElement, true>();
 /** Inputs -> the FileList we last handed to the page through them: not a new selection. */
 const handedOver = new SafeWeakMap<HTMLInputElement, FileList>();
+/** FileLists the page assigned to an input itself (`input.files = ...`): not a selection the person just made. */
+const assignedByPage = new SafeWeakMap<FileList, true>();
 
 export function hookFileInputs(): void {
   listen(window);
   hookShadowRoots(listen);
+  // Only to tell the person's selections from the page's own assignments (see newSelectionInside); the assignment
+  // itself is the native one, unchanged.
+  replaceSetter<FileList | null>(n.HTMLInputElement.prototype, 'files', (original) => {
+    const setter = n.getOwnPropertyDescriptor(
+      {
+        set files(value: FileList | null) {
+          n.apply(original, this, [value]);
+          try {
+            if (isFileInput(this)) {
+              const list = n.inputFiles(this);
+              if (list) assignedByPage.set(list, true);
+            }
+          } catch {
+            // Never let the hook change what the assignment does.
+          }
+        },
+      },
+      'files',
+    )!.set!;
+    return setter as (this: unknown, value: FileList | null) => void;
+  });
   // click() is inherited from HTMLElement; showPicker() is the input's own.
   for (const [proto, name] of [
     [HTMLElement.prototype, 'click'],
@@ -93,7 +117,7 @@ function newSelectionInside(host: Element): HTMLInputElement | null {
       const element = n.nodeListItem(all, i) as Element;
       if (isFileInput(element)) {
         const files = n.inputFiles(element);
-        if (!files || handedOver.get(element) === files || !hasPhoto(fileListToArray(files))) continue;
+        if (!files || handedOver.get(element) === files || assignedByPage.has(files) || !hasPhoto(fileListToArray(files))) continue;
         if (found) ambiguous = true;
         else found = element;
         continue;
