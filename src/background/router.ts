@@ -34,8 +34,6 @@ export function createRouter(deps: {
       return { site, settings: siteSettingsFor(settings, site) };
     },
 
-    'background:setCloakTimeout': async ({ seconds }) => ({ seconds: await deps.settings.setCloakTimeout(seconds) }),
-
     'background:getUploadPolicy': async () => {
       const { cloakTimeoutSeconds, onCloakFailure } = await deps.settings.get();
       return { cloakTimeoutSeconds, onCloakFailure };

@@ -9,7 +9,6 @@ import {
   type Settings,
   type SiteSettings,
   createDefaultSettings,
-  isCloakTimeoutSeconds,
   isGeneralSettingsPatch,
   parseSettings,
   siteKeyForHost,
@@ -33,17 +32,6 @@ export class SettingsStore {
       settings.sites[site] = updated;
       await chrome.storage.local.set({ [SETTINGS_STORAGE_KEY]: settings });
       return { ...updated };
-    });
-  }
-
-  /** Sets `cloakTimeoutSeconds` (already validated by the message's check) and returns it as stored. */
-  setCloakTimeout(seconds: number): Promise<number> {
-    return this.exclusive(async () => {
-      if (!isCloakTimeoutSeconds(seconds)) throw new Error(`not a valid cloak timeout: ${JSON.stringify(seconds)}`);
-      const settings = await this.read();
-      settings.cloakTimeoutSeconds = seconds;
-      await chrome.storage.local.set({ [SETTINGS_STORAGE_KEY]: settings });
-      return seconds;
     });
   }
 

@@ -19,7 +19,6 @@ import {
   type Settings,
   type SiteSettings,
   type Strength,
-  isCloakTimeoutSeconds,
   isGeneralSettingsPatch,
   isSiteSettingsPatch,
   siteKeyForHost,
@@ -57,11 +56,6 @@ const isNothing = (payload: unknown): payload is void => payload === undefined |
 export interface SetSiteSettingsPayload {
   site: string;
   patch: Partial<SiteSettings>;
-}
-
-export interface CloakTimeout {
-  /** Settings' `cloakTimeoutSeconds`: CLOAK_TIMEOUT_SECONDS.min..max, whole seconds. */
-  seconds: number;
 }
 
 export interface SiteSettingsReply {
@@ -336,10 +330,6 @@ export const messages = {
   ),
   /** A content script asks for the settings of the page it runs in (the site comes from the sender). */
   'background:getSiteSettings': fromContent<void, SiteSettingsReply>(isNothing),
-  /** Sets how long one photo may take before the person is asked (every site); returns the value stored. */
-  'background:setCloakTimeout': fromExtension<CloakTimeout, CloakTimeout>(
-    (p): p is CloakTimeout => typeof p === 'object' && p !== null && isCloakTimeoutSeconds((p as CloakTimeout).seconds),
-  ),
   /** What a content script does with uploads beyond the site's settings: time limit, what to do on failure. */
   'background:getUploadPolicy': fromContent<void, UploadPolicy>(isNothing),
   /** Changes settings that are not per site (options page); returns all settings after the change. */

@@ -67,7 +67,6 @@ function backgroundHandlers(overrides: Partial<HandlerMap<'background'>> = {}): 
     'background:getSettings': () => createDefaultSettings(),
     'background:setSiteSettings': ({ patch }) => ({ enabled: true, strength: 'mid', ...patch }),
     'background:getSiteSettings': (_payload, sender) => ({ site: sender.url ?? null, settings: { enabled: true, strength: 'low' } }),
-    'background:setCloakTimeout': ({ seconds }) => ({ seconds }),
     'background:engineStatus': async () => ({ backend: 'wasm' }),
     'background:cloakProgress': () => ({ wanted: false }),
     'background:protectImage': () => ({ status: 'opened', tabId: 2, handoff: 'h' }),
@@ -224,15 +223,14 @@ describe('sender checks', () => {
     }
     for (const seconds of [0, -5, 1.5, 3601, '60', Number.NaN, null]) {
       // @ts-expect-error -- deliberately wrong payloads.
-      await rejectsWith(sendMessage('background:setCloakTimeout', { seconds }), 'invalid-payload');
+      await rejectsWith(sendMessage('background:updateSettings', { cloakTimeoutSeconds: seconds }), 'invalid-payload');
     }
-    assert.deepEqual(await sendMessage('background:setCloakTimeout', { seconds: 1 }), { seconds: 1 });
+    assert.equal((await sendMessage('background:updateSettings', { cloakTimeoutSeconds: 1 })).version, 1);
     from = contentScript;
     // @ts-expect-error -- getSiteSettings takes no payload.
     await rejectsWith(sendMessage('background:getSiteSettings', { site: 'facebook.com' }), 'invalid-payload');
     // A content script may read the upload policy, never set it.
     assert.deepEqual(await sendMessage('background:getUploadPolicy'), { cloakTimeoutSeconds: 180, onCloakFailure: 'ask' });
-    await rejectsWith(sendMessage('background:setCloakTimeout', { seconds: 1 }), 'forbidden');
     await rejectsWith(sendMessage('background:updateSettings', { onCloakFailure: 'original' }), 'forbidden');
     // Only extension pages may say where a photo came from; the start message's check still rejects a bad site.
     assert.ok(!isCloakClientMessage({ type: 'start', size: 10, mime: 'image/png', source: 'protect-image', site: 'not a site' }));
