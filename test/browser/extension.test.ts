@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Page } from 'playwright-core';
+import sharp from 'sharp';
 import { IDLE_CLOSE_MS } from '../../src/background/offscreen-host.ts';
 import type { Settings } from '../../src/shared/settings.ts';
 import { type ExtensionHarness, isolatedWorld, launchExtension, openEngineLab, runInEngineLab } from './harness.ts';
@@ -59,6 +60,52 @@ describe('extension (dist/chromium)', () => {
     assert.equal(refused.ok, false);
     assert.equal(refused.error.code, 'forbidden');
     await world.close();
+  });
+
+  test('frames without an origin of their own (srcdoc, about:blank) are hooked too: their uploads are caught', { timeout: 180_000 }, async () => {
+    // A page can read files through such a frame's input; without match_origin_as_fallback no content script runs
+    // there and the photo would go out uncloaked. A face-less photo is caught (the change event the frame's page
+    // sees is our re-dispatched, untrusted one) and handed over unchanged after detection.
+    const page = await h.context.newPage();
+    await page.route('https://x.com/frames', (route) =>
+      route.fulfill({
+        status: 200,
+        contentType: 'text/html',
+        body: `<!doctype html><title>frames</title>
+<iframe id="srcdoc" srcdoc="<input type=file id=media>"></iframe>
+<iframe id="blank" src="about:blank"></iframe>
+<script>
+  const blank = document.getElementById('blank');
+  blank.contentDocument.body.innerHTML = '<input type=file id=media>';
+</script>`,
+      }),
+    );
+    await page.goto('https://x.com/frames');
+    const png = await sharp({ create: { width: 96, height: 96, channels: 3, background: '#6a8' } }).png().toBuffer();
+    for (const id of ['srcdoc', 'blank']) {
+      const frame = page.frameLocator(`#${id}`);
+      const input = frame.locator('#media');
+      await input.waitFor({ state: 'attached' });
+      await input.evaluate((element) => {
+        (window as unknown as { seen: unknown[] }).seen = [];
+        element.addEventListener('change', (event) =>
+          (window as unknown as { seen: unknown[] }).seen.push({
+            trusted: event.isTrusted,
+            size: (event.target as HTMLInputElement).files?.[0]?.size,
+          }),
+        );
+      });
+      await input.setInputFiles({ name: 'plain.png', mimeType: 'image/png', buffer: png });
+      const seen = await input.evaluate(async () => {
+        const w = window as unknown as { seen: { trusted: boolean; size?: number }[] };
+        for (let i = 0; i < 1200 && w.seen.length === 0; i++) await new Promise((r) => setTimeout(r, 100));
+        return w.seen;
+      });
+      assert.equal(seen.length, 1, `${id}: one change event`);
+      assert.equal(seen[0].trusted, false, `${id}: the browser's own event was caught and re-dispatched`);
+      assert.equal(seen[0].size, png.length, `${id}: a face-less photo is handed over unchanged`);
+    }
+    await page.close();
   });
 
   test('the popup shows the current site settings and the engine backend', { timeout: 120_000 }, async () => {

@@ -20,8 +20,7 @@
  * Reads that arrive close together (Promise.all over several handles) are cloaked as one batch, so the overlay
  * counts "2 of 5" rather than showing five overlays.
  *
- * Not covered (issue 4): a handle posted to a worker and read there (no content script runs in workers); reads in
- * about:blank / srcdoc frames, which get no content script (the manifest lacks match_origin_as_fallback); a page that
+ * Not covered (issue 4): a handle posted to a worker and read there (no content script runs in workers); a page that
  * takes FileSystemFileEntry.prototype.file from its own sandboxed file system before any drop and calls that native
  * later; handles of the page's own Storage Buckets (only the default origin-private root is asked), whose photos
  * would be cloaked on read.
