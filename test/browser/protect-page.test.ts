@@ -26,6 +26,7 @@ import type { RecentCloak } from '../../src/shared/recent-cloaks.ts';
 import type { Settings } from '../../src/shared/settings.ts';
 import { sharedFacesDir } from '../support/photos.ts';
 import { type ExtensionHarness, launchExtension } from './harness.ts';
+import { dropFiles } from './upload-support.ts';
 
 const screenshots = fileURLToPath(new URL('../../test-results/screenshots/', import.meta.url));
 /** One face of about 80 px in a 475x343 JPEG (as in cloak-service.test.ts). */
@@ -105,6 +106,24 @@ describe('protect page (dist/chromium)', () => {
     t.diagnostic(`mean |difference| per channel: face region ${inside.toFixed(2)}, elsewhere ${outside.toFixed(2)}`);
     assert.ok(inside > 1.5, `the face region barely changed (${inside})`);
     assert.ok(inside > 3 * outside, `the change is not in the face (${inside} inside, ${outside} elsewhere: JPEG noise)`);
+
+    // Copy to clipboard: the cloaked photo as a PNG of the same size (the async clipboard takes PNG only), and the
+    // pixels are the cloaked ones, not the original's.
+    await h.context.grantPermissions(['clipboard-read', 'clipboard-write']);
+    await item('08.jpg').getByRole('button', { name: 'Copy to clipboard' }).click();
+    await item('08.jpg').getByText(/^Copied/).waitFor();
+    const copied = await page.evaluate(async () => {
+      const [entry] = await navigator.clipboard.read();
+      const blob = await entry.getType('image/png');
+      const bytes = new Uint8Array(await blob.arrayBuffer());
+      let binary = '';
+      for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+      return btoa(binary);
+    });
+    const pasted = await decodeImageNode(new Uint8Array(Buffer.from(copied, 'base64')));
+    assert.deepEqual([pasted.width, pasted.height], [original.width, original.height]);
+    const fromClipboard = meanDifference(cloaked, pasted, regions);
+    assert.ok(fromClipboard.inside < 1 && fromClipboard.outside < 1, `the clipboard holds the cloaked photo (${fromClipboard.inside})`);
 
     // The face-less photo: its own name and bytes.
     const wallDownload = await downloadOf(page, item('wall.png').getByTestId('download'));
@@ -219,6 +238,18 @@ describe('protect page (dist/chromium)', () => {
     await card.and(page.locator('[data-state="failed"]')).waitFor({ timeout: 60_000 });
     await card.getByRole('button', { name: 'Remove broken.jpg' }).click();
     await card.waitFor({ state: 'detached' });
+  });
+
+  test('photos dropped on the drop zone (a trusted drop) are added like chosen ones', { timeout: 120_000 }, async () => {
+    const dropped = join(dir, 'dropped wall.png');
+    await writeFile(dropped, await readFile(wallPath));
+    const zone = await page.locator('.dropzone').boundingBox();
+    assert.ok(zone, 'the drop zone is on the page');
+    await dropFiles(page, [dropped], { x: zone.x + zone.width / 2, y: zone.y + zone.height / 2 });
+    const card = item('dropped wall.png');
+    await card.and(page.locator('[data-state="done"]')).waitFor({ timeout: 60_000 });
+    assert.match((await card.getByTestId('status').textContent()) ?? '', /No face found: unchanged/);
+    await card.getByRole('button', { name: 'Remove dropped wall.png' }).click();
   });
 
   test('without recent cloaks kept, the page says the estimate needs them', { timeout: CLOAK_TIMEOUT_MS }, async () => {
