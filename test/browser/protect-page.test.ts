@@ -243,6 +243,8 @@ describe('protect page (dist/chromium)', () => {
   test('photos dropped on the drop zone (a trusted drop) are added like chosen ones', { timeout: 120_000 }, async () => {
     const dropped = join(dir, 'dropped wall.png');
     await writeFile(dropped, await readFile(wallPath));
+    // A drop lands where it is aimed in the viewport: bring the zone into view (earlier cards may have pushed it out).
+    await page.locator('.dropzone').scrollIntoViewIfNeeded();
     const zone = await page.locator('.dropzone').boundingBox();
     assert.ok(zone, 'the drop zone is on the page');
     await dropFiles(page, [dropped], { x: zone.x + zone.width / 2, y: zone.y + zone.height / 2 });
