@@ -12,41 +12,38 @@ const MAIN_SCRIPT_ID = 'face-cloak-added-sites-main';
 const ISOLATED_SCRIPT_ID = 'face-cloak-added-sites';
 
 /**
+ * What a granted origin pattern is about: 'every-host' for a grant of every host (`https://*\/*`), the settings key of
+ * an added (non-builtin) site (`https://*.example.org/*` -> example.org), or null (a builtin site, which the
+ * manifest's content scripts cover, or not a host pattern).
+ */
+function addedSiteOf(pattern: string): string | 'every-host' | null {
+  const host = /^(?:https?|\*):\/\/([^/]+)\/.*$/.exec(pattern)?.[1];
+  if (!host) return null;
+  if (host === '*') return 'every-host';
+  const site = siteKeyForHost(host.replace(/^\*\./, ''));
+  return site && !(BUILTIN_SITES as readonly string[]).includes(site) ? site : null;
+}
+
+/**
  * Match patterns for the granted origins whose site is on. `granted`: chrome.permissions.getAll().origins. Builtin
- * sites are left out (the manifest covers them). A grant for every host (`https://*\/*`) is used as it is when any
- * non-builtin site could be on (other sites on by default, or one of them on), since the content script checks
- * the site itself.
+ * sites are left out (the manifest covers them). A grant for every host is used as it is when any non-builtin site
+ * could be on (other sites on by default, or one of them on), since the content script checks the site itself.
  */
 export function addedSiteMatches(granted: readonly string[], settings: Settings): string[] {
-  const matches = new Set<string>();
   const anyOtherOn =
     settings.otherSites.enabled ||
     Object.entries(settings.sites).some(([site, s]) => s.enabled && !(BUILTIN_SITES as readonly string[]).includes(site));
-  for (const pattern of granted) {
-    const parsed = /^(https?|\*):\/\/([^/]+)\/.*$/.exec(pattern);
-    if (!parsed) continue;
-    const host = parsed[2];
-    if (host === '*') {
-      if (anyOtherOn) matches.add(pattern);
-      continue;
-    }
-    const site = siteKeyForHost(host.replace(/^\*\./, ''));
-    if (!site || (BUILTIN_SITES as readonly string[]).includes(site)) continue;
-    if (siteSettingsFor(settings, site).enabled) matches.add(pattern);
-  }
-  return [...matches].sort();
+  const matches = granted.filter((pattern) => {
+    const site = addedSiteOf(pattern);
+    return site === 'every-host' ? anyOtherOn : site !== null && siteSettingsFor(settings, site).enabled;
+  });
+  return [...new Set(matches)].sort();
 }
 
-/** The non-builtin site keys of granted origin patterns (`https://*.example.org/*` -> example.org). */
+/** The added sites of granted origin patterns (`https://*.example.org/*` -> example.org). */
 export function grantedSites(origins: readonly string[]): string[] {
-  const sites = new Set<string>();
-  for (const pattern of origins) {
-    const host = /^(?:https?|\*):\/\/([^/]+)\/.*$/.exec(pattern)?.[1];
-    if (!host || host === '*') continue;
-    const site = siteKeyForHost(host.replace(/^\*\./, ''));
-    if (site && !(BUILTIN_SITES as readonly string[]).includes(site)) sites.add(site);
-  }
-  return [...sites];
+  const sites = origins.map(addedSiteOf).filter((site): site is string => site !== null && site !== 'every-host');
+  return [...new Set(sites)];
 }
 
 export function registerAddedSiteScripts(settings: SettingsStore): void {
