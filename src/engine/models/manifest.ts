@@ -25,6 +25,11 @@ export interface ModelEntry {
   input: { size: number; channels: 'RGB' | 'BGR'; range: string; normalisation: string };
   alignment?: { template: 'arcface-5pt'; cropScale: number };
   embedding?: { dim: number; output: string };
+  /**
+   * A middle layer of the graph whose activations the cloak also pushes away from the clean face's (the feature-level
+   * term in cloak/cloak.ts): middle layers are more alike across architectures than embeddings, so it transfers.
+   */
+  transferLayer?: string;
   /** Cosine similarity at 1 % false-accept rate on ../shared/faces (bench/zoo). */
   thresholdAt1PctFar?: number;
   /** Whether the cloak optimises against it ('cloak-ensemble') or it only judges ('held-out'). Set by the engine issue. */

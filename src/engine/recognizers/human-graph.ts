@@ -29,6 +29,7 @@ export async function loadHumanGraphRecognizer(
   const inputName = model.inputs[0].name;
   const outputName = entry.embedding.output;
   const toInput = preprocess[entry.input.channels];
+  const transferLayer = entry.transferLayer;
   return {
     id,
     entry,
@@ -39,6 +40,16 @@ export async function loadHumanGraphRecognizer(
         const features = model.execute({ [inputName]: toInput(faces) }, outputName) as tf.Tensor;
         return l2Normalize(tf.reshape(features, [faces.shape[0], -1]) as tf.Tensor2D);
       }),
+    embedWithFeatures: transferLayer
+      ? (faces) =>
+          tf.tidy(() => {
+            const [features, middle] = model.execute({ [inputName]: toInput(faces) }, [outputName, transferLayer]) as tf.Tensor[];
+            return [
+              l2Normalize(tf.reshape(features, [faces.shape[0], -1]) as tf.Tensor2D),
+              tf.reshape(middle, [faces.shape[0], -1]) as tf.Tensor2D,
+            ] as [tf.Tensor2D, tf.Tensor2D];
+          })
+      : undefined,
     dispose: () => model.dispose(),
   };
 }

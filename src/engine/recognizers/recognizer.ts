@@ -18,5 +18,10 @@ export interface Recognizer {
    * differentiable with respect to `faces`; call inside tf.tidy or tf.grad.
    */
   embed(faces: tf.Tensor4D): tf.Tensor2D;
+  /**
+   * Like `embed`, plus the activations of the manifest's `transferLayer` flattened to [N, features] (not
+   * normalised); only on models that name one.
+   */
+  embedWithFeatures?(faces: tf.Tensor4D): [tf.Tensor2D, tf.Tensor2D];
   dispose(): void;
 }

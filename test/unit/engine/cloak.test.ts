@@ -4,9 +4,10 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { useBackend } from '../../../src/engine/backends/backends.ts';
-import { cloakFace } from '../../../src/engine/cloak/cloak.ts';
+import { cloakFace, ssimKernels, ssimLuma } from '../../../src/engine/cloak/cloak.ts';
 import { type FaceDetector, createFaceDetector } from '../../../src/engine/detect/detector.ts';
 import type { DetectedFace } from '../../../src/engine/faces/types.ts';
+import { ssimGray } from '../../../src/engine/image/quality.ts';
 import type { RgbImage } from '../../../src/engine/image/types.ts';
 import { readModelFileNode } from '../../../src/engine/models/read-node.ts';
 import type { Recognizer } from '../../../src/engine/recognizers/recognizer.ts';
@@ -91,13 +92,33 @@ test('stops between steps when cancelled, leaving the photo untouched and no ten
 });
 
 test('100 cloaks in a row leave the tensor count and memory flat', async () => {
+  // Every path: the feature-level term, and a floor so high that the SSIM term and the final scaling both act.
+  const options = { epsilon: 8, flatShare: 0.3, minFaceSsim: 0.995, featureWeight: 10, ssimWeight: 1, steps: 2 };
   // Warm-up: the first call allocates caches that legitimately stay (resamplers are plain objects, not tensors).
-  await cloakFace(copy(image), face, [recognizer], { epsilon: 8, flatShare: 0.3, minFaceSsim: 0.95, steps: 2, seed: 0 });
+  await cloakFace(copy(image), face, [recognizer], { ...options, seed: 0 });
   const before = tf.memory();
   for (let i = 1; i <= 100; i++) {
-    await cloakFace(copy(image), face, [recognizer], { epsilon: 8, flatShare: 0.3, minFaceSsim: 0.95, steps: 2, seed: i });
+    await cloakFace(copy(image), face, [recognizer], { ...options, seed: i });
   }
   const after = tf.memory();
   assert.equal(after.numTensors, before.numTensors, 'tensors leaked');
   assert.equal(after.numBytes, before.numBytes, 'tensor bytes leaked');
+});
+
+test("the step's differentiable SSIM equals the SSIM that checks the floor", () => {
+  const width = 40;
+  const height = 30;
+  const a = Float32Array.from({ length: width * height * 3 }, (_, i) => 100 + 50 * Math.sin(i / 7));
+  const b = a.map((v, i) => v + 8 * Math.sin(i * 1.3));
+  const luma = (x: Float32Array) => ({
+    width,
+    height,
+    data: Float32Array.from({ length: width * height }, (_, i) => 0.299 * x[3 * i] + 0.587 * x[3 * i + 1] + 0.114 * x[3 * i + 2]),
+  });
+  const kernels = ssimKernels();
+  const ours = tf.tidy(() => ssimLuma(tf.tensor4d(a, [1, height, width, 3]), tf.tensor4d(b, [1, height, width, 3]), kernels).dataSync()[0]);
+  tf.dispose(kernels);
+  const reference = ssimGray(luma(a), luma(b));
+  assert.ok(reference < 0.999, 'the two images differ');
+  assert.ok(Math.abs(ours - reference) < 1e-4, `${ours} vs ${reference}`);
 });

@@ -95,3 +95,24 @@ test('every recognizer returns unit-length embeddings of its manifest dimension,
   assert.equal(tf.memory().numTensors, before);
   for (const recognizer of recognizers) recognizer.dispose();
 });
+
+test("transfer layers resolve in their graphs, and embedWithFeatures' embedding equals embed's", async () => {
+  for (const id of recognizerIds) {
+    const entry = modelEntry(id);
+    const [recognizer] = await loadRecognizers([id], readModelFileNode);
+    try {
+      assert.equal(Boolean(recognizer.embedWithFeatures), Boolean(entry.transferLayer), id);
+      if (!recognizer.embedWithFeatures) continue;
+      const crop = tf.randomUniform([1, recognizer.inputSize, recognizer.inputSize, 3], 0, 255, 'float32', 5) as tf.Tensor4D;
+      const [both, alone] = tf.tidy(() => {
+        const [embedding, middle] = recognizer.embedWithFeatures!(crop);
+        assert.ok(middle.shape[1] > embedding.shape[1], `${id}: middle layer has ${middle.shape[1]} values`);
+        return [embedding, recognizer.embed(crop)];
+      });
+      assert.ok(maxAbsDifference(await both.data(), await alone.data()) < 1e-5, id);
+      tf.dispose([both, alone, crop]);
+    } finally {
+      recognizer.dispose();
+    }
+  }
+});
