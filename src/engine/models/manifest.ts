@@ -26,8 +26,9 @@ export interface ModelEntry {
   alignment?: { template: 'arcface-5pt'; cropScale: number };
   embedding?: { dim: number; output: string };
   /**
-   * A middle layer of the graph whose activations the cloak also pushes away from the clean face's (the feature-level
-   * term in cloak/cloak.ts): middle layers are more alike across architectures than embeddings, so it transfers.
+   * A middle layer (graph node; block name for faceapi-resnet) whose activations the cloak also pushes away from the
+   * clean face's (the feature-level term in cloak/cloak.ts): middle layers are more alike across architectures than
+   * embeddings, so pushing them transfers better.
    */
   transferLayer?: string;
   /** Cosine similarity at 1 % false-accept rate on ../shared/faces (bench/zoo). */

@@ -48,20 +48,31 @@ function residualDown(x: tf.Tensor4D, w: Weights, prefix: string): tf.Tensor4D {
 }
 
 export function faceApiResnetForward(faces: tf.Tensor4D, w: Weights): tf.Tensor2D {
+  return faceApiResnetLayers(faces, w).embedding;
+}
+
+/** The forward pass, also handing out the output of the block named `tap` (flattened to [N, values]) when given. */
+function faceApiResnetLayers(faces: tf.Tensor4D, w: Weights, tap?: string): { embedding: tf.Tensor2D; tapped?: tf.Tensor2D } {
   // [N, 150, 150, 3] RGB 0..255
+  let tapped: tf.Tensor2D | undefined;
+  const keep = (name: string, x: tf.Tensor4D) => {
+    if (name === tap) tapped = tf.reshape(x, [x.shape[0], -1]) as tf.Tensor2D;
+    return x;
+  };
   const normalized = tf.div(tf.sub(faces, tf.tensor1d(meanRgb)), 255) as tf.Tensor4D;
   let out = convLayer(normalized, w, 'conv32_down', 2, true, 'valid');
   out = tf.maxPool(out, 3, 2, 'valid');
-  for (const block of ['conv32_1', 'conv32_2', 'conv32_3']) out = residual(out, w, block);
-  out = residualDown(out, w, 'conv64_down');
-  for (const block of ['conv64_1', 'conv64_2', 'conv64_3']) out = residual(out, w, block);
-  out = residualDown(out, w, 'conv128_down');
-  for (const block of ['conv128_1', 'conv128_2']) out = residual(out, w, block);
-  out = residualDown(out, w, 'conv256_down');
-  for (const block of ['conv256_1', 'conv256_2']) out = residual(out, w, block);
+  for (const block of ['conv32_1', 'conv32_2', 'conv32_3']) out = keep(block, residual(out, w, block));
+  out = keep('conv64_down', residualDown(out, w, 'conv64_down'));
+  for (const block of ['conv64_1', 'conv64_2', 'conv64_3']) out = keep(block, residual(out, w, block));
+  out = keep('conv128_down', residualDown(out, w, 'conv128_down'));
+  for (const block of ['conv128_1', 'conv128_2']) out = keep(block, residual(out, w, block));
+  out = keep('conv256_down', residualDown(out, w, 'conv256_down'));
+  for (const block of ['conv256_1', 'conv256_2']) out = keep(block, residual(out, w, block));
   out = residualDown(out, w, 'conv256_down_out');
   const pooled = tf.mean(out, [1, 2]) as tf.Tensor2D; // [N, 256]
-  return tf.matMul(pooled, w.fc as tf.Tensor2D); // [N, 128]
+  if (tap !== undefined && tapped === undefined) throw new Error(`faceapi-resnet has no block "${tap}"`);
+  return { embedding: tf.matMul(pooled, w.fc as tf.Tensor2D), tapped }; // [N, 128]
 }
 
 /** `entry` overrides the manifest's description (bench/zoo/conventions.ts tries other crops and channel orders). */
@@ -74,6 +85,13 @@ export async function loadFaceApiResnet(read: ModelFileReader, entry: ModelEntry
     inputSize: entry.input.size,
     cropScale: entry.alignment?.cropScale ?? 1,
     embed: (faces) => tf.tidy(() => l2Normalize(faceApiResnetForward(bgr ? (tf.reverse(faces, -1) as tf.Tensor4D) : faces, weights))),
+    embedWithFeatures: entry.transferLayer
+      ? (faces) =>
+          tf.tidy(() => {
+            const { embedding, tapped } = faceApiResnetLayers(bgr ? (tf.reverse(faces, -1) as tf.Tensor4D) : faces, weights, entry.transferLayer);
+            return [l2Normalize(embedding), tapped!] as [tf.Tensor2D, tf.Tensor2D];
+          })
+      : undefined,
     dispose: () => tf.dispose(Object.values(weights)),
   };
 }
