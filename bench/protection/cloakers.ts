@@ -147,7 +147,8 @@ for (const strength of ['low', 'mid', 'high'] as const) {
         id: `cloak-${strength}-${name}`,
         describe:
           `the cloak engine at ${strength} (L-inf ${budget.epsilon}/255, ${budget.flatShare} of it on flat skin, face SSIM >= ` +
-          `${budget.minFaceSsim}, ${budget.steps} steps) against ${ensemble.join(' + ')}; ` +
+          `${budget.minFaceSsim}, ${budget.steps} steps, grid ${budget.coarseness}x coarser, feature-level term x${budget.featureWeight}, ` +
+          `SSIM term x${budget.ssimWeight}) against ${ensemble.join(' + ')}; ` +
           `held out, the only honest judges: ${heldOut.join(', ')}; re-encoded as JPEG q92 4:4:4 (PNG stays PNG)`,
         async cloak(file, info) {
           const image = await decodeImageNode(file);
