@@ -58,7 +58,7 @@ const usage = `usage: npx tsx bench/protection/run.ts [options]
 
 /** `eps=10,steps=16,ssim=0.95` -> a partial StrengthSetting. */
 function parseCloakBudget(spec: string): Partial<StrengthSetting> {
-  const keys: Record<string, keyof StrengthSetting> = { eps: 'epsilon', flat: 'flatShare', coarse: 'coarseness', steps: 'steps', ssim: 'minFaceSsim', feat: 'featureWeight', ssimw: 'ssimWeight' };
+  const keys: Record<string, keyof StrengthSetting> = { eps: 'epsilon', flat: 'flatShare', coarse: 'coarseness', steps: 'steps', ssim: 'minFaceSsim', feat: 'featureWeight', ssimw: 'ssimWeight', chroma: 'chromaShare' };
   const budget: Partial<StrengthSetting> = {};
   for (const part of spec.split(',')) {
     const [key, value] = part.split('=');

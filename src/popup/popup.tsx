@@ -35,7 +35,7 @@ const STRENGTH_LABELS: Record<Strength, string> = { low: 'Low', mid: 'Medium', h
  */
 const STRENGTH_COSTS: Record<Strength, string> = {
   low: 'barely visible, weakest: about 1 in 5 faces escaped an unseen recognizer · ~6 s a face',
-  mid: 'visible up close; about 2 in 3 faces escaped · ~8 s a face',
+  mid: 'visible up close; about 6 in 10 faces escaped · ~12 s a face',
   high: 'visible grain, strongest: about 6 in 7 escaped · ~12 s a face',
 };
 

@@ -28,8 +28,8 @@ import './protect.css';
 
 const STRENGTH_TEXT: Record<Strength, { label: string; note: string }> = {
   low: { label: 'Low', note: 'nearly invisible, weakest protection, fastest' },
-  mid: { label: 'Medium', note: 'faint on close inspection, the usual choice' },
-  high: { label: 'High', note: 'visible up close, strongest protection, slowest' },
+  mid: { label: 'Medium', note: 'visible on close inspection, the usual choice' },
+  high: { label: 'High', note: 'visible grain, strongest protection' },
 };
 
 /** Files cloaked at once: one in the engine, one uploaded and waiting behind it. */
