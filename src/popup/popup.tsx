@@ -30,8 +30,7 @@ const STRENGTH_LABELS: Record<Strength, string> = { low: 'Low', mid: 'Medium', h
 
 /**
  * What each strength costs and buys, from README "How strong is the cloak" (held-out recognizer, photo as posted) and
- * bench/speed (mid: ~8 s per face on a 2-core laptop with WASM; low and high scaled by their optimisation steps,
- * 12 / 16 / 24).
+ * bench/speed (~0.5 s a step per face on a 2-core laptop with WASM, times the strength's steps: 12 / 24 / 24).
  */
 const STRENGTH_COSTS: Record<Strength, string> = {
   low: 'barely visible, weakest: about 1 in 5 faces escaped an unseen recognizer · ~6 s a face',
