@@ -76,7 +76,7 @@ export interface StrengthSetting {
  * keeps face SSIM >= 0.95 (the target's floor) at 1.5x the steps; low is the same floor at less change and time, high
  * trades visibility for protection openly. The SSIM floor bounds luma only, and by eye the optimiser's free colour
  * showed as pink/green blotches on skin; capping colour at half the budget removed them (face crops compared) at a
- * measured cost: mid 59 -> 45 % evaded as posted, prot@1 85 -> 88 % (0.25: 41 %).
+ * measured cost: mid 59 -> 45 % evaded as posted (5 splits; prot@1 86 -> 91 %); a 0.25 cap evaded 41 % (3 splits).
  */
 export const strengthSettings: Record<Strength, StrengthSetting> = {
   low: { epsilon: 10, flatShare: 0.5, coarseness: 2, steps: 12, minFaceSsim: 0.95, featureWeight: 10, ssimWeight: 1, chromaShare: 0.5 },
