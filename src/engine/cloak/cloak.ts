@@ -29,7 +29,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { alignmentFor, warpFaces, type FaceAlignment } from '../align/align.ts';
 import type { Box, DetectedFace, RecognizerId } from '../faces/types.ts';
-import { clampBox, ssimGray, type GrayImage } from '../image/quality.ts';
+import { clampBox, gaussianKernel, SSIM_SIGMA, SSIM_WINDOW, ssimGray, type GrayImage } from '../image/quality.ts';
 import type { RgbImage } from '../image/types.ts';
 import type { Recognizer } from '../recognizers/recognizer.ts';
 import { createRandom } from './random.ts';
@@ -254,15 +254,10 @@ function lumaOf(values: ArrayLike<number>, regionWidth: number, rect: { x: numbe
   return { width: rect.width, height: rect.height, data };
 }
 
-/** 1-D gaussian of the SSIM window as a [size, 1, 1, 1] and [1, size, 1, 1] pair for separable conv2d. */
+/** The SSIM window's gaussian (image/quality.ts) as a [size, 1, 1, 1] and [1, size, 1, 1] pair for separable conv2d. */
 export function ssimKernels(): [tf.Tensor4D, tf.Tensor4D] {
-  const size = 11;
-  const sigma = 1.5;
-  const c = (size - 1) / 2;
-  const k = Float32Array.from({ length: size }, (_, i) => Math.exp(-((i - c) ** 2) / (2 * sigma * sigma)));
-  const total = k.reduce((a, b) => a + b, 0);
-  for (let i = 0; i < size; i++) k[i] /= total;
-  return [tf.tensor4d(k, [size, 1, 1, 1]), tf.tensor4d(k, [1, size, 1, 1])];
+  const k = Float32Array.from(gaussianKernel(SSIM_WINDOW, SSIM_SIGMA));
+  return [tf.tensor4d(k, [k.length, 1, 1, 1]), tf.tensor4d(k, [1, k.length, 1, 1])];
 }
 
 /** Mean SSIM (luma, gaussian 11/1.5, valid windows) of two [1, H, W, 3] images in 0..255; differentiable. */
@@ -341,14 +336,6 @@ export async function cloakFace(
       ? tf.tidy(() => unit(r.embedWithFeatures!(warpFaces(tf.squeeze(clean, [0]) as tf.Tensor3D, [alignments[i]]))[1]))
       : null,
   );
-  /** The loss one member's gradient follows: embedding cosine, plus the weighted middle-layer cosine. */
-  const lossOf = (x: tf.Tensor4D, i: number, placed: FaceAlignment) => {
-    const crop = warpFaces(tf.squeeze(x, [0]) as tf.Tensor3D, [placed]);
-    const featureTarget = featureTargets[i];
-    if (!featureTarget) return tf.sum(tf.mul(ensemble[i].embed(crop), targets[i])) as tf.Scalar;
-    const [embedding, middle] = ensemble[i].embedWithFeatures!(crop);
-    return tf.add(tf.sum(tf.mul(embedding, targets[i])), tf.mul(featureWeight, tf.sum(tf.mul(unit(middle), featureTarget)))) as tf.Scalar;
-  };
   const startNoise = Float32Array.from({ length: grid.width * grid.height * 3 }, () => (random() * 2 - 1) * 0.25);
   let delta: tf.Tensor4D = tf.tidy(() => tf.mul(tf.tensor4d(startNoise, [1, grid.height, grid.width, 3]), budget));
   let momentum: tf.Tensor4D = tf.zerosLike(delta);
@@ -356,6 +343,13 @@ export async function cloakFace(
   const perturbed = (d: tf.Tensor4D) => tf.clipByValue(tf.add(clean, tf.mul(mask, expand(d))), 0, 255) as tf.Tensor4D;
   const similarityOf = (x: tf.Tensor4D, i: number, placed: FaceAlignment = alignments[i]) =>
     tf.sum(tf.mul(ensemble[i].embed(warpFaces(tf.squeeze(x, [0]) as tf.Tensor3D, [placed])), targets[i])) as tf.Scalar;
+  /** The loss one member's gradient follows: embedding cosine, plus the weighted middle-layer cosine. */
+  const lossOf = (x: tf.Tensor4D, i: number, placed: FaceAlignment) => {
+    const featureTarget = featureTargets[i];
+    if (!featureTarget) return similarityOf(x, i, placed);
+    const [embedding, middle] = ensemble[i].embedWithFeatures!(warpFaces(tf.squeeze(x, [0]) as tf.Tensor3D, [placed]));
+    return tf.add(tf.sum(tf.mul(embedding, targets[i])), tf.mul(featureWeight, tf.sum(tf.mul(unit(middle), featureTarget)))) as tf.Scalar;
+  };
   /** Every member's cosine to its clean embedding of the photo `makeX` builds (in the tidy), without transformation. */
   const similarities = async (makeX: () => tf.Tensor4D) => {
     const scores = tf.tidy(() => {

@@ -62,7 +62,8 @@ export function psnr(a: RgbImage, b: RgbImage): number {
 export const SSIM_WINDOW = 11;
 export const SSIM_SIGMA = 1.5;
 
-function gaussianKernel(size: number, sigma: number): Float64Array {
+/** Normalised 1-D gaussian of `size` taps (SSIM's window; cloak.ts builds its differentiable SSIM from it too). */
+export function gaussianKernel(size: number, sigma: number): Float64Array {
   const k = new Float64Array(size);
   const c = (size - 1) / 2;
   let s = 0;
