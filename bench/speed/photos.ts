@@ -16,8 +16,6 @@ export interface SpeedPhoto {
 
 /** A single frontal face, 229 px wide, in a 1024 x 800 film still. */
 export const defaultFacePhoto = 'bryce_dallas_howard/11';
-/** The one fixture photo in which the engine's detector (with its padding retry) finds no face (bench/zoo). */
-export const defaultFacelessPhoto = 'elton_john/11';
 
 const jpeg = (image: Sharp) => image.jpeg({ quality: 95, chromaSubsampling: '4:4:4' });
 

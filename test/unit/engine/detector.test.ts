@@ -1,5 +1,8 @@
-// Detection on real photos, on photos with no face, and on a photo with 20 faces; tensor counts stay flat.
+// Detection on real photos, on photos with no face, on faces only the retries find, and on a photo with 20 faces;
+// tensor counts stay flat.
 import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import sharp from 'sharp';
@@ -9,7 +12,7 @@ import { decodeImageNode } from '../../../src/engine/image/decode-node.ts';
 import { cropRgb } from '../../../src/engine/image/pixels.ts';
 import type { RgbImage } from '../../../src/engine/image/types.ts';
 import { readModelFileNode } from '../../../src/engine/models/read-node.ts';
-import { demoPhoto } from '../../support/photos.ts';
+import { demoPhoto, sharedFacesDir } from '../../support/photos.ts';
 
 let detector: FaceDetector;
 
@@ -52,7 +55,7 @@ test('a photo without a face gives an empty list, not an error', async () => {
   assert.deepEqual(faces, []);
 });
 
-test('a face that fills the whole frame is still found (padding retry)', async () => {
+test('a face that fills the whole frame is still found (the retries)', async () => {
   const { image } = await demoPhoto('sample1.jpg');
   const [face] = await detector.detect(image);
   const tight = cropRgb(image, {
@@ -63,6 +66,26 @@ test('a face that fills the whole frame is still found (padding retry)', async (
   });
   const found = await detector.detect(tight);
   assert.equal(found.length, 1);
+});
+
+test('a face SSD misses is found by the Tiny retry, with landmarks on it', async () => {
+  // Sunglasses and a microphone over the mouth, 220 x 165: SSD finds nothing as is and padded (scratch study).
+  const image = await decodeImageNode(new Uint8Array(await readFile(join(sharedFacesDir, 'celeb5/elton_john/11.jpg'))));
+  const faces = await detector.detect(image);
+  assert.equal(faces.length, 1);
+  const [face] = faces;
+  assert.equal(face.landmarks.length, 68);
+  const [leftEye, rightEye] = [face.landmarks[36], face.landmarks[45]];
+  assert.ok(leftEye.x < rightEye.x, 'eyes in image order');
+  // The eyes lie within the box, in its upper part.
+  for (const eye of [leftEye, rightEye]) {
+    assert.ok(eye.x > face.box.x && eye.x < face.box.x + face.box.width, `eye x ${eye.x} outside the box`);
+    assert.ok(eye.y > face.box.y && eye.y < face.box.y + face.box.height * 0.7, `eye y ${eye.y} not in the box's upper part`);
+  }
+  // Every retry pass ran (and was disposed of) on the way here.
+  const tensors = tf.memory().numTensors;
+  await detector.detect(image);
+  assert.equal(tf.memory().numTensors, tensors);
 });
 
 test('a photo with 20 faces returns all 20 (or the maxFaces cap), and tensors stay flat', async () => {
