@@ -1,6 +1,7 @@
 /**
- * Detector choice, measured: face-api's SSD MobileNet v1 (what the engine uses) against its Tiny Face Detector, on
- * the same photos, one pass each without the engine's padding retry, so the numbers compare the detectors alone.
+ * Detector choice, measured: face-api's SSD MobileNet v1 (the engine's first pass) against its Tiny Face Detector (its
+ * retries when SSD finds nothing), on the same photos, one pass each without retries, so the numbers compare the
+ * detectors alone.
  */
 import * as tf from '@tensorflow/tfjs';
 import * as faceapi from '@vladmandic/face-api/dist/face-api.node-wasm.js';

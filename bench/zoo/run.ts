@@ -131,9 +131,9 @@ console.log(`\nRecognizer zoo on ${fixtures.dir}: ${items.get(recognizerIds[0])!
 console.log(`Detection (SSD MobileNet v1 + 68 landmarks, wasm): median ${Math.round(median(detectMs))} ms per photo; full analysis (detect + 4 recognizers) median ${Math.round(median(analyzeMs))} ms\n`);
 console.log(
   formatTable(
-    ['detector (one pass, no padding retry)', 'photos with a face', 'median ms'],
+    ['detector (one pass, no retries)', 'photos with a face', 'median ms'],
     (['ssd', 'tiny'] as const).map((kind) => [
-      kind === 'ssd' ? 'SSD MobileNet v1 (used)' : 'Tiny Face Detector 416',
+      kind === 'ssd' ? 'SSD MobileNet v1 (the first pass)' : 'Tiny Face Detector 416 (the retries when SSD finds nothing)',
       `${comparison[kind].photosWithFace}/${photos.length}`,
       String(Math.round(median(comparison[kind].ms))),
     ]),

@@ -47,6 +47,7 @@ const BACKEND_NAMES: Record<string, string> = {
 
 const MODEL_NAMES: Record<string, string> = {
   'faceapi-ssd': 'face detector',
+  'faceapi-tiny-detector': 'face detector (second look)',
   'faceapi-landmarks68': 'landmarks',
   'faceapi-resnet': 'face-api ResNet',
   'human-faceres': 'FaceRes',

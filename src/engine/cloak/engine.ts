@@ -90,7 +90,7 @@ export async function createCloakEngine(read: ModelFileReader, options: CloakEng
   let heldOutLoaded: Recognizer[] = [];
   return {
     ensemble: options.ensemble,
-    loadedModels: () => ['faceapi-ssd', 'faceapi-landmarks68', ...ensemble.map((r) => r.id), ...heldOutLoaded.map((r) => r.id)],
+    loadedModels: () => ['faceapi-ssd', 'faceapi-tiny-detector', 'faceapi-landmarks68', ...ensemble.map((r) => r.id), ...heldOutLoaded.map((r) => r.id)],
     async estimateProtection(original, cloaked) {
       heldOut ??= loadRecognizers(recognizerIds.filter((id) => !options.ensemble.includes(id)), read);
       heldOutLoaded = await heldOut;

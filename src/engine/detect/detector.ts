@@ -10,6 +10,7 @@
 import * as tf from '@tensorflow/tfjs';
 import * as faceapi from '@vladmandic/face-api/dist/face-api.node-wasm.js';
 import type { DetectedFace } from '../faces/types.ts';
+import { cropRgb, shrinkRgb } from '../image/pixels.ts';
 import type { RgbImage } from '../image/types.ts';
 import { loadFaceApiWeights } from '../models/load.ts';
 import { type ModelFileReader, modelEntry } from '../models/manifest.ts';
@@ -34,6 +35,13 @@ type FaceApiTensor = Parameters<typeof faceapi.extractFaceTensors>[0];
 const asFaceApi = <T>(value: unknown) => value as T;
 
 const defaults: Required<DetectOptions> = { minConfidence: 0.5, maxFaces: 50 };
+
+/**
+ * Longest side the detectors look at. SSD sees 512 px and Tiny at most 416 whatever it is given, so a larger photo is
+ * first shrunk (by block averaging) to at most this: the detectors find the same faces, and a 12 MP photo is not
+ * padded, copied and resized at full size for every pass. Landmarks are still found on full-resolution crops.
+ */
+const maxDetectionSide = 1024;
 
 /** Fraction of the long side added on every side for the padded retry: faces that fill the frame need it. */
 const retryPadding = 0.25;
@@ -60,49 +68,59 @@ export async function createFaceDetector(read: ModelFileReader): Promise<FaceDet
   tiny.loadFromWeightMap(asFaceApi<FaceApiWeights>(await loadFaceApiWeights(modelEntry('faceapi-tiny-detector'), read)));
   landmarkNet.loadFromWeightMap(asFaceApi<FaceApiWeights>(await loadFaceApiWeights(modelEntry('faceapi-landmarks68'), read)));
 
-  /** Boxes from `locate` on `photo`, each with landmarks, in the coordinates of `photo` minus `offset`. */
-  async function detectOnTensor(photo: tf.Tensor3D, locate: (input: FaceApiTensor) => Promise<faceapi.FaceDetection[]>, offset: number) {
-    const detections = await locate(asFaceApi<FaceApiTensor>(photo));
-    if (detections.length === 0) return [];
-    const crops = asFaceApi<tf.Tensor3D[]>(await faceapi.extractFaceTensors(asFaceApi<FaceApiTensor>(photo), detections));
-    try {
-      const found: DetectedFace[] = [];
-      for (let i = 0; i < detections.length; i++) {
-        const landmarks = (await landmarkNet.detectLandmarks(asFaceApi<FaceApiTensor>(crops[i]))) as faceapi.FaceLandmarks68;
-        const box = detections[i].box;
+  /**
+   * Faces `locate` finds on `view` (the photo shrunk by `factor`, maybe padded by `pad` view pixels), each with
+   * landmarks found on a crop of the full-resolution `image`, in `image` coordinates.
+   */
+  async function detectOn(
+    image: RgbImage,
+    view: tf.Tensor3D,
+    factor: number,
+    pad: number,
+    locate: (input: FaceApiTensor) => Promise<faceapi.FaceDetection[]>,
+  ): Promise<DetectedFace[]> {
+    const detections = await locate(asFaceApi<FaceApiTensor>(view));
+    const found: DetectedFace[] = [];
+    for (const detection of detections) {
+      const { x, y, width, height } = detection.box;
+      const box = { x: (x - pad) * factor, y: (y - pad) * factor, width: width * factor, height: height * factor };
+      // The crop is whole pixels (cropRgb floors x and y), and may reach past the photo's edge (filled black).
+      const origin = { x: Math.floor(box.x), y: Math.floor(box.y) };
+      const crop = cropRgb(image, { ...origin, width: Math.max(1, box.width), height: Math.max(1, box.height) });
+      const cropTensor = tf.tensor3d(crop.data, [crop.height, crop.width, 3], 'int32');
+      try {
+        const landmarks = (await landmarkNet.detectLandmarks(asFaceApi<FaceApiTensor>(cropTensor))) as faceapi.FaceLandmarks68;
         // Landmarks come relative to the crop, in crop pixels.
-        const points = landmarks.positions.map((p) => ({ x: p.x + box.x - offset, y: p.y + box.y - offset }));
-        found.push({
-          box: { x: box.x - offset, y: box.y - offset, width: box.width, height: box.height },
-          score: detections[i].score,
-          landmarks: points,
-        });
+        found.push({ box, score: detection.score, landmarks: landmarks.positions.map((p) => ({ x: p.x + origin.x, y: p.y + origin.y })) });
+      } finally {
+        cropTensor.dispose();
       }
-      return found;
-    } finally {
-      tf.dispose(crops);
     }
+    return found;
   }
 
   return {
     async detect(image, options = {}) {
       const settings = { ...defaults, ...options };
-      const photo = tf.tensor3d(image.data, [image.height, image.width, 3], 'int32');
+      const factor = Math.max(1, Math.ceil(Math.max(image.width, image.height) / maxDetectionSide));
+      const shrunk = shrinkRgb(image, factor);
+      const view = tf.tensor3d(shrunk.data, [shrunk.height, shrunk.width, 3], 'int32');
       let padded: tf.Tensor3D | null = null;
-      const pad = Math.round(Math.max(image.width, image.height) * retryPadding);
+      const pad = Math.round(Math.max(shrunk.width, shrunk.height) * retryPadding);
       try {
         const ssdOptions = new faceapi.SsdMobilenetv1Options({ minConfidence: settings.minConfidence, maxResults: settings.maxFaces });
-        let faces = await detectOnTensor(photo, (input) => ssd.locateFaces(input, ssdOptions), 0);
+        let faces = await detectOn(image, view, factor, 0, (input) => ssd.locateFaces(input, ssdOptions));
         for (const retry of retries) {
           if (faces.length > 0) break;
           // A face that fills the frame is missed on the photo as is; padding with grey lets it be seen whole.
-          if (retry.padded) padded ??= tf.pad(photo, [[pad, pad], [pad, pad], [0, 0]], 128);
+          if (retry.padded) padded ??= tf.pad(view, [[pad, pad], [pad, pad], [0, 0]], 128);
           const tinyOptions = new faceapi.TinyFaceDetectorOptions({ inputSize: retry.inputSize, scoreThreshold: settings.minConfidence });
-          faces = await detectOnTensor(retry.padded ? padded! : photo, (input) => tiny.locateFaces(input, tinyOptions), retry.padded ? pad : 0);
+          const locate = (input: FaceApiTensor) => tiny.locateFaces(input, tinyOptions);
+          faces = await detectOn(image, retry.padded ? padded! : view, factor, retry.padded ? pad : 0, locate);
         }
         return faces.sort((a, b) => b.box.width * b.box.height - a.box.width * a.box.height).slice(0, settings.maxFaces);
       } finally {
-        photo.dispose();
+        view.dispose();
         padded?.dispose();
       }
     },

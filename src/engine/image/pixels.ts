@@ -87,6 +87,39 @@ export function padToSize(
 }
 
 /**
+ * Shrink by a whole factor, `factor` x `factor` source pixels averaged into one (edge rows and columns that do not
+ * fill a block are dropped). Averaging, unlike sampling, does not alias fine texture into false patterns.
+ */
+export function shrinkRgb(image: RgbImage, factor: number): RgbImage {
+  checkImage(image);
+  if (!Number.isInteger(factor) || factor < 1) throw new RangeError(`Shrink factor ${factor} is not a whole number >= 1.`);
+  if (factor === 1) return image;
+  const width = Math.floor(image.width / factor);
+  const height = Math.floor(image.height / factor);
+  if (!(width > 0 && height > 0)) throw new RangeError(`${image.width}x${image.height} shrunk by ${factor} is empty.`);
+  const out = new Uint8Array(width * height * 3);
+  const sums = new Float64Array(width * 3);
+  const area = factor * factor;
+  for (let y = 0; y < height; y++) {
+    sums.fill(0);
+    for (let dy = 0; dy < factor; dy++) {
+      const row = (y * factor + dy) * image.width * 3;
+      for (let x = 0; x < width; x++) {
+        let at = row + x * factor * 3;
+        for (let dx = 0; dx < factor; dx++, at += 3) {
+          sums[x * 3] += image.data[at];
+          sums[x * 3 + 1] += image.data[at + 1];
+          sums[x * 3 + 2] += image.data[at + 2];
+        }
+      }
+    }
+    const to = y * width * 3;
+    for (let i = 0; i < width * 3; i++) out[to + i] = Math.round(sums[i] / area);
+  }
+  return { width, height, data: out };
+}
+
+/**
  * Split RGBA (ImageData layout) into RGB and alpha. `alpha` is undefined when every pixel is fully opaque,
  * matching DecodedImage.alpha.
  */

@@ -88,6 +88,27 @@ test('a face SSD misses is found by the Tiny retry, with landmarks on it', async
   assert.equal(tf.memory().numTensors, tensors);
 });
 
+test('a large photo is shrunk for the detectors: the same faces, landmarks from full resolution', async () => {
+  const { image } = await demoPhoto('sample1.jpg');
+  const atOriginal = await detector.detect(image);
+  // The same photo at 4x the size (about 10 MP): detected on a copy shrunk by 4 (block averages), so the boxes must
+  // come back scaled, and the landmarks, found on full-resolution crops, must land on the same points.
+  const factor = 4;
+  const big = await sharp(Buffer.from(image.data), { raw: { width: image.width, height: image.height, channels: 3 } })
+    .resize(image.width * factor, image.height * factor, { kernel: 'cubic' })
+    .raw()
+    .toBuffer();
+  const large = await detector.detect({ width: image.width * factor, height: image.height * factor, data: new Uint8Array(big) });
+  assert.equal(large.length, atOriginal.length);
+  for (const face of atOriginal) {
+    const match = large.find((f) => Math.abs(f.box.x / factor - face.box.x) < face.box.width * 0.1);
+    assert.ok(match, `no face near x=${face.box.x.toFixed(0)} in the large photo`);
+    assert.ok(Math.abs(match.box.width / factor - face.box.width) < face.box.width * 0.1, 'box scaled back');
+    const eyeError = Math.hypot(match.landmarks[36].x / factor - face.landmarks[36].x, match.landmarks[36].y / factor - face.landmarks[36].y);
+    assert.ok(eyeError < face.box.width * 0.05, `left eye off by ${eyeError.toFixed(1)} px`);
+  }
+});
+
 test('a photo with 20 faces returns all 20 (or the maxFaces cap), and tensors stay flat', async () => {
   const { image } = await demoPhoto('sample1.jpg');
   const faces = await detector.detect(image);

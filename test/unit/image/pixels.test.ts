@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { cropRgb, padToSize, rgbFromRgba, rgbaFromRgb } from '../../../src/engine/image/pixels.ts';
+import { cropRgb, padToSize, rgbFromRgba, rgbaFromRgb, shrinkRgb } from '../../../src/engine/image/pixels.ts';
 import type { RgbImage } from '../../../src/engine/image/types.ts';
 
 /** 4x3 image whose pixel (x, y) is [x, y, 10 * y + x]. */
@@ -26,6 +26,20 @@ test('cropRgb past the edges fills with the fill value', () => {
   assert.deepEqual(Array.from(crop.data.subarray(0, 3)), [7, 8, 9]);
   assert.throws(() => cropRgb(grid(), { x: 0, y: 0, width: 0, height: 2 }), RangeError);
   assert.throws(() => cropRgb({ width: 4, height: 3, data: new Uint8Array(5) }, { x: 0, y: 0, width: 1, height: 1 }), RangeError);
+});
+
+test('shrinkRgb averages whole blocks and drops the partial edge', () => {
+  // 5x3 by 2: blocks (0-1, 0-1) and (2-3, 0-1); column 4 and row 2 do not fill a block.
+  const small = shrinkRgb(grid(5, 3), 2);
+  assert.equal(small.width, 2);
+  assert.equal(small.height, 1);
+  // Blue of the first block: (0 + 1 + 10 + 11) / 4 = 5.5 -> 6; second: (2 + 3 + 12 + 13) / 4 = 7.5 -> 8.
+  assert.deepEqual(blue(small), [6, 8]);
+  assert.deepEqual(Array.from(small.data.subarray(0, 2)), [1, 1]); // red (0+1+0+1)/4 = 0.5 -> 1, green 0.5 -> 1
+  const same = grid();
+  assert.equal(shrinkRgb(same, 1), same, 'factor 1 is the image itself');
+  assert.throws(() => shrinkRgb(grid(), 1.5), RangeError);
+  assert.throws(() => shrinkRgb(grid(), 5), RangeError);
 });
 
 test('padToSize top-left and centred', () => {
