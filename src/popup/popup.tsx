@@ -33,9 +33,9 @@ const STRENGTH_LABELS: Record<Strength, string> = { low: 'Low', mid: 'Medium', h
  * bench/speed (~0.5 s a step per face on a 2-core laptop with WASM, times the strength's steps: 12 / 24 / 24).
  */
 const STRENGTH_COSTS: Record<Strength, string> = {
-  low: 'faint, weakest: about 1 in 7 faces escaped an unseen recognizer · ~6 s a face',
-  mid: 'visible up close; almost half the faces escaped · ~13 s a face',
-  high: 'visible grain, strongest: about 6 in 7 escaped · ~13 s a face',
+  low: 'faint, weakest: about 1 in 5 faces escaped an unseen recognizer · ~6 s a face',
+  mid: 'visible up close; about 2 in 5 faces escaped · ~13 s a face',
+  high: 'visible grain, strongest: about 3 in 4 escaped · ~13 s a face',
 };
 
 const BACKEND_NAMES: Record<string, string> = {
