@@ -89,8 +89,9 @@ const fixtures = await loadFixtures();
 const faceBytes = await fixturePhoto(fixtures, args.photo);
 const faceImage = await decodeImageNode(faceBytes);
 const facePhoto: SpeedPhoto = { name: args.photo, bytes: faceBytes, width: faceImage.width, height: faceImage.height };
-const facelessName = args['faceless-photo'];
-const facelessBytes = facelessName ? await fixturePhoto(fixtures, facelessName) : null;
+const facelessFixture = args['faceless-photo']
+  ? { name: args['faceless-photo'], bytes: await fixturePhoto(fixtures, args['faceless-photo']) }
+  : null;
 log(`face photo ${args.photo} (${facePhoto.width}x${facePhoto.height}), strength ${strength}, backends ${backends.join(', ')}`);
 
 interface BackendResult {
@@ -169,13 +170,13 @@ async function runSeries(engine: CloakEngine, detector: FaceDetector, options: T
   }
   // No face: the engine returns after detection (SSD, then the Tiny retries, all finding nothing).
   const noFacePhotos: SpeedPhoto[] = [];
-  if (facelessName && facelessBytes) {
-    const faceless = await decodeImageNode(facelessBytes);
-    noFacePhotos.push({ name: `${facelessName} (fixture, as stored)`, bytes: facelessBytes, width: faceless.width, height: faceless.height });
+  if (facelessFixture) {
+    const faceless = await decodeImageNode(facelessFixture.bytes);
+    noFacePhotos.push({ name: `${facelessFixture.name} (fixture, as stored)`, bytes: facelessFixture.bytes, width: faceless.width, height: faceless.height });
   }
   for (const mp of noFaceSizes) {
     // Upscaled, a fixture can start to show a face to the detector: such sizes are left out below.
-    if (facelessName && facelessBytes) noFacePhotos.push(await atMegapixels(`${facelessName} (fixture)`, facelessBytes, mp));
+    if (facelessFixture) noFacePhotos.push(await atMegapixels(`${facelessFixture.name} (fixture)`, facelessFixture.bytes, mp));
     noFacePhotos.push(await syntheticScene(mp));
   }
   for (const photo of noFacePhotos) {
