@@ -113,10 +113,11 @@ export async function createFaceDetector(read: ModelFileReader): Promise<FaceDet
         for (const retry of retries) {
           if (faces.length > 0) break;
           // A face that fills the frame is missed on the photo as is; padding with grey lets it be seen whole.
-          if (retry.padded) padded ??= tf.pad(view, [[pad, pad], [pad, pad], [0, 0]], 128);
+          const [input, offset]: [tf.Tensor3D, number] = retry.padded
+            ? [(padded ??= tf.pad(view, [[pad, pad], [pad, pad], [0, 0]], 128)), pad]
+            : [view, 0];
           const tinyOptions = new faceapi.TinyFaceDetectorOptions({ inputSize: retry.inputSize, scoreThreshold: settings.minConfidence });
-          const locate = (input: FaceApiTensor) => tiny.locateFaces(input, tinyOptions);
-          faces = await detectOn(image, retry.padded ? padded! : view, factor, retry.padded ? pad : 0, locate);
+          faces = await detectOn(image, input, factor, offset, (tensor) => tiny.locateFaces(tensor, tinyOptions));
         }
         return faces.sort((a, b) => b.box.width * b.box.height - a.box.width * a.box.height).slice(0, settings.maxFaces);
       } finally {
