@@ -19,6 +19,7 @@
 import { mkdtempSync, rmSync, existsSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -209,19 +210,30 @@ async function watchHiddenExtensionDocuments(
   await cdp.send('Target.setDiscoverTargets', { discover: true });
 }
 
-interface SinkProxy {
+export interface SinkProxy {
   port: number;
   close(): Promise<void>;
 }
 
-/** An HTTP proxy that lets nothing through: it records each request (CONNECT for https and wss) and answers 502. */
-async function startSinkProxy(record: (method: string, url: string) => void): Promise<SinkProxy> {
+/**
+ * An HTTP proxy that lets nothing through: it records each request (CONNECT for https and wss) and answers 502.
+ *
+ * A CONNECT socket is handed to the `connect` listener and no longer belongs to the HTTP server: nothing else listens
+ * for its errors, and `closeAllConnections` does not reach it. Chromium often resets such a socket (preconnects it gives
+ * up on, the browser closing), which without a listener is an uncaught ECONNRESET that node:test pins on whichever hook
+ * launched the browser. So each one gets an error listener and is destroyed on close.
+ */
+export async function startSinkProxy(record: (method: string, url: string) => void): Promise<SinkProxy> {
+  const tunnels = new Set<Duplex>();
   const server: Server = createServer((req, res) => {
     record(req.method ?? '?', req.url ?? '?');
     res.writeHead(502).end();
   });
   server.on('connect', (req, socket) => {
     record('CONNECT', req.url ?? '?');
+    tunnels.add(socket);
+    socket.on('error', () => socket.destroy());
+    socket.on('close', () => tunnels.delete(socket));
     socket.end('HTTP/1.1 502 Bad Gateway\r\n\r\n');
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -229,6 +241,7 @@ async function startSinkProxy(record: (method: string, url: string) => void): Pr
     port: (server.address() as AddressInfo).port,
     close: () =>
       new Promise((resolve) => {
+        for (const socket of tunnels) socket.destroy();
         server.closeAllConnections();
         server.close(() => resolve());
       }),
