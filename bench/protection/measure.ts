@@ -102,7 +102,12 @@ export async function createMeasurer(config: MeasureConfig): Promise<Measurer> {
   const t0 = performance.now();
   const backend = await useBackend(['wasm']);
   const analyzer = await createFaceAnalyzer(readModelFileNode, { recognizers: config.recognizers });
-  const cloakers = await createCloakers(config.cloakers, { readModelFile: readModelFileNode, noiseEpsilon: config.noiseEpsilon, budget: config.cloakBudget });
+  const cloakers = await createCloakers(config.cloakers, {
+    readModelFile: readModelFileNode,
+    noiseEpsilon: config.noiseEpsilon,
+    budget: config.cloakBudget,
+    facesDir: config.facesDir,
+  });
   const defenses = selectDefenses(config.defenses);
   timings.loadMs = performance.now() - t0;
 
@@ -157,7 +162,7 @@ export async function createMeasurer(config: MeasureConfig): Promise<Measurer> {
 
     for (const cloaker of cloakers) {
       let t = performance.now();
-      const cloakedOut = await cloaker.cloak(original, { seed: deriveSeed('cloak', config.cloakSeed, cloaker.id, photo.id) });
+      const cloakedOut = await cloaker.cloak(original, { seed: deriveSeed('cloak', config.cloakSeed, cloaker.id, photo.id), identity: photo.identity });
       timings.cloakMs[cloaker.id] = (timings.cloakMs[cloaker.id] ?? 0) + performance.now() - t;
       // Only the file crosses over: write it, read it back.
       const path = join(config.tempDir, cloaker.id, `${photo.id.replace('/', '-')}.${extensionOf(cloakedOut)}`);

@@ -48,7 +48,8 @@ const usage = `usage: npx tsx bench/protection/run.ts [options]
                              manifest's thresholdAt1PctFar; else computed here from clean impostor pairs
   --eps N                    noise cloaker L-inf bound in 8-bit levels (default 8)
   --cloak-budget LIST        override the cloak strengths' budget, e.g. eps=10,flat=0.3,steps=16,ssim=0.95 (sweeps;
-                             also coarse=, feat= feature-level weight, ssimw= SSIM-term weight)
+                             also coarse=, feat= feature-level weight, ssimw= SSIM-term weight, chroma= colour cap,
+                             decoy= weight of the pull toward the decoy in targeted mode)
   --cloak-seed N             base seed of the per-photo cloak seeds (default 0)
   --min-iou X                smallest IoU for a re-detected face to be the same face (default ${DEFAULT_MIN_IOU})
   --faces DIR                fixtures folder (default ${defaultFacesDir()})
@@ -58,12 +59,12 @@ const usage = `usage: npx tsx bench/protection/run.ts [options]
 
 /** `eps=10,steps=16,ssim=0.95` -> a partial StrengthSetting. */
 function parseCloakBudget(spec: string): Partial<StrengthSetting> {
-  const keys: Record<string, keyof StrengthSetting> = { eps: 'epsilon', flat: 'flatShare', coarse: 'coarseness', steps: 'steps', ssim: 'minFaceSsim', feat: 'featureWeight', ssimw: 'ssimWeight', chroma: 'chromaShare' };
+  const keys: Record<string, keyof StrengthSetting> = { eps: 'epsilon', flat: 'flatShare', coarse: 'coarseness', steps: 'steps', ssim: 'minFaceSsim', feat: 'featureWeight', ssimw: 'ssimWeight', chroma: 'chromaShare', decoy: 'decoyWeight' };
   const budget: Partial<StrengthSetting> = {};
   for (const part of spec.split(',')) {
     const [key, value] = part.split('=');
     const number = Number(value);
-    if (!(key in keys) || !Number.isFinite(number)) throw new Error(`--cloak-budget: cannot read '${part}' (keys: eps, flat, coarse, steps, ssim, feat, ssimw)`);
+    if (!(key in keys) || !Number.isFinite(number)) throw new Error(`--cloak-budget: cannot read '${part}' (keys: ${Object.keys(keys).join(', ')})`);
     budget[keys[key]] = number;
   }
   return budget;

@@ -2,17 +2,21 @@
  * Batch cloaking from the command line, with the same engine the extension runs:
  *
  *   npm run cloak -- <file or folder ...> --out <dir> [--strength low|mid|high] [--seed N]
+ *                    [--mode targeted --decoy <photo of someone else>]
  *
  * Each photo is written to --out under its own name, same size and format (JPEG stays JPEG at quality 92 with full
  * chroma, PNG stays PNG with its alpha, WebP stays WebP); EXIF orientation is applied and no metadata (GPS included)
  * is written. A file that cannot be read is reported and skipped; the others go on.
+ *
+ * Targeted mode pulls every face toward the face in the decoy photo (one decoy for all of a person's photos, so a
+ * gallery of them points at one wrong identity); the decoy should be someone who agrees to it, or a generated face.
  */
 import { mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, extname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { useBackend } from '../engine/backends/backends.ts';
 import type { Strength } from '../engine/cloak/cloak.ts';
-import { createCloakEngine, productEnsemble } from '../engine/cloak/engine.ts';
+import { type CloakMode, type CloakedFace, type Decoy, createCloakEngine, productEnsemble } from '../engine/cloak/engine.ts';
 import { decodeImageNode } from '../engine/image/decode-node.ts';
 import { type EncodeFormat, encodeImageNode } from '../engine/image/encode-node.ts';
 import { ImageError } from '../engine/image/types.ts';
@@ -24,12 +28,17 @@ const { values, positionals } = parseArgs({
     out: { type: 'string' },
     strength: { type: 'string', default: 'mid' },
     seed: { type: 'string', default: '0' },
+    mode: { type: 'string', default: 'untargeted' },
+    decoy: { type: 'string' },
   },
 });
 const strength = values.strength as Strength;
 if (!['low', 'mid', 'high'].includes(strength)) throw new Error(`--strength must be low, mid or high, not ${values.strength}`);
+const mode = values.mode as CloakMode;
+if (!['untargeted', 'targeted'].includes(mode)) throw new Error(`--mode must be untargeted or targeted, not ${values.mode}`);
+if (mode === 'targeted' && !values.decoy) throw new Error('--mode targeted needs --decoy <photo of someone else>');
 if (!values.out || positionals.length === 0) {
-  console.error('usage: npm run cloak -- <file or folder ...> --out <dir> [--strength low|mid|high] [--seed N]');
+  console.error('usage: npm run cloak -- <file or folder ...> --out <dir> [--strength low|mid|high] [--seed N] [--mode targeted --decoy <photo>]');
   process.exit(2);
 }
 
@@ -49,10 +58,25 @@ async function expand(paths: string[]): Promise<string[]> {
   return files;
 }
 
+/** Targeted mode: how close the face came to the decoy (mean ensemble cosine, clean -> cloaked). */
+const decoyText = (face: CloakedFace) =>
+  face.decoy ? `, to the decoy ${face.decoy.cleanSimilarity.toFixed(2)} -> ${face.decoy.similarity.toFixed(2)}` : '';
+
 const outputFormat: Record<string, EncodeFormat> = { jpeg: 'jpeg', png: 'png', webp: 'webp' };
 
 await useBackend(['wasm', 'cpu']);
 const engine = await createCloakEngine(readModelFileNode, { ensemble: productEnsemble });
+let decoy: Decoy | undefined;
+if (mode === 'targeted') {
+  try {
+    decoy = await engine.makeDecoy(await decodeImageNode(new Uint8Array(await readFile(values.decoy!))));
+  } catch (error) {
+    engine.dispose();
+    const reason = error instanceof ImageError ? `${error.code}: ${error.message}` : (error as Error).message;
+    console.error(`${values.decoy}: cannot be the decoy (${reason})`);
+    process.exit(2);
+  }
+}
 await mkdir(values.out, { recursive: true });
 let failures = 0;
 /** Output names already written in this run: two inputs called 01.jpg in different folders must not overwrite. */
@@ -69,14 +93,14 @@ try {
     const started = performance.now();
     try {
       const image = await decodeImageNode(new Uint8Array(await readFile(file)));
-      const outcome = await engine.cloak(image, { strength, seed: Number(values.seed) });
+      const outcome = await engine.cloak(image, { strength, mode, decoy, seed: Number(values.seed) });
       // Formats we cannot write (GIF, AVIF) become PNG, which keeps every pixel.
       const format = outputFormat[image.format] ?? 'png';
       const bytes = await encodeImageNode({ ...outcome.image, alpha: image.alpha }, format, { quality: 92 });
       const name = uniqueName(file, format === outputFormat[image.format] ? basename(file) : `${basename(file, extname(file))}.png`);
       written.add(name);
       await writeFile(join(values.out, name), bytes);
-      const faces = outcome.faces.map((f) => `${Math.round(f.box.width)}px: ensemble similarity ${f.ensembleSimilarity.toFixed(2)}, face SSIM ${f.faceSsim.toFixed(3)}${f.scaledBy < 1 ? ` (scaled x${f.scaledBy.toFixed(2)})` : ""}`).join(', ');
+      const faces = outcome.faces.map((f) => `${Math.round(f.box.width)}px: ensemble similarity ${f.ensembleSimilarity.toFixed(2)}${decoyText(f)}, face SSIM ${f.faceSsim.toFixed(3)}${f.scaledBy < 1 ? ` (scaled x${f.scaledBy.toFixed(2)})` : ""}`).join(', ');
       const skipped = outcome.skippedSmallFaces.length ? `, ${outcome.skippedSmallFaces.length} too small to cloak` : '';
       const ms = Math.round(performance.now() - started);
       console.log(`${file}: ${outcome.faces.length} face(s) cloaked${faces ? ` (${faces})` : ''}${skipped}, ${ms} ms -> ${join(values.out, name)}`);

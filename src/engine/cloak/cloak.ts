@@ -9,6 +9,10 @@
  * of the clean photo's landmarks onto r's crop (the perturbation lives in the photo, not in a 112-px crop), and T a
  * random transformation drawn every step (expectation over transformations, transforms.ts) plus a jittered alignment.
  *
+ * Targeted mode (Fawkes v0.3, TIP-IM) adds a pull toward a decoy face, the same for every photo of the user: each member
+ * then minimises cos(face, clean) - decoyWeight * cos(face, decoy), so a gallery built from the user's cloaked photos
+ * clusters on one wrong identity instead of scattering around the right one.
+ *
  * Choices, each measured with bench/protection (see the issue notes):
  * - Each recognizer's gradient is normalised on its own before they are summed. With one summed loss the models
  *   with the largest gradients (the two FaceRes siblings) decided every step and the ArcFace-style model inside the
@@ -64,6 +68,8 @@ export interface StrengthSetting {
    * 1 (or absent) leaves colour bounded by the L-inf budget alone.
    */
   chromaShare?: number;
+  /** Targeted mode only: weight of the pull toward the decoy against the push away from the clean face (default 1). */
+  decoyWeight?: number;
 }
 
 /**
@@ -108,6 +114,13 @@ export interface FaceCloakOptions {
   /** See StrengthSetting; default 1. */
   chromaShare?: number;
   seed: number;
+  /**
+   * Targeted mode: the decoy face's L2-normalised embedding for each ensemble member, in ensemble order. Absent:
+   * untargeted (only away from the clean face).
+   */
+  decoy?: readonly Float32Array[];
+  /** Weight of the pull toward the decoy against the push away from the clean face; default 1. */
+  decoyWeight?: number;
   sampleTransform?: TransformSampler;
   signal?: AbortSignal;
   onStep?: (step: number) => void;
@@ -120,6 +133,11 @@ export interface FaceCloakResult {
   /** Mean cosine to the clean embeddings over the ensemble, on the final 8-bit pixels, without transformation. */
   ensembleSimilarity: number;
   perRecognizer: Partial<Record<RecognizerId, number>>;
+  /**
+   * Targeted mode only: mean cosine over the ensemble between the decoy and the face, before (clean) and after
+   * (cloaked, final 8-bit pixels).
+   */
+  decoy?: { cleanSimilarity: number; similarity: number };
   /** SSIM of the cloaked face box against the original (luma). */
   faceSsim: number;
   /** Largest change of any channel of any pixel, in 8-bit levels. */
@@ -292,6 +310,9 @@ export async function cloakFace(
   ensemble: readonly Recognizer[],
   options: FaceCloakOptions,
 ): Promise<FaceCloakResult> {
+  if (options.decoy && options.decoy.length !== ensemble.length) {
+    throw new Error(`cloakFace: the decoy has ${options.decoy.length} embeddings for an ensemble of ${ensemble.length}`);
+  }
   const region = faceRegion(face, image);
   const scale = Math.min(1, maxWorkingFaceWidth / face.box.width);
   const work = { width: Math.max(8, Math.round(region.width * scale)), height: Math.max(8, Math.round(region.height * scale)) };
@@ -332,6 +353,8 @@ export async function cloakFace(
   const chromaShare = options.chromaShare ?? 1;
   const chromaCap = chromaShare < 1 ? tf.tidy(() => tf.mul(budget, chromaShare) as tf.Tensor4D) : null;
   const targets = ensemble.map((r, i) => tf.tidy(() => r.embed(warpFaces(tf.squeeze(clean, [0]) as tf.Tensor3D, [alignments[i]]))));
+  const decoys = options.decoy?.map((embedding) => tf.tensor2d(embedding, [1, embedding.length])) ?? null;
+  const decoyWeight = options.decoyWeight ?? 1;
   const featureWeight = options.featureWeight ?? 0;
   const unit = (v: tf.Tensor2D) => tf.div(v, tf.add(tf.norm(v), 1e-12)) as tf.Tensor2D;
   const featureTargets = ensemble.map((r, i) =>
@@ -344,28 +367,50 @@ export async function cloakFace(
   let momentum: tf.Tensor4D = tf.zerosLike(delta);
 
   const perturbed = (d: tf.Tensor4D) => tf.clipByValue(tf.add(clean, tf.mul(mask, expand(d))), 0, 255) as tf.Tensor4D;
-  const similarityOf = (x: tf.Tensor4D, i: number, placed: FaceAlignment = alignments[i]) =>
-    tf.sum(tf.mul(ensemble[i].embed(warpFaces(tf.squeeze(x, [0]) as tf.Tensor3D, [placed])), targets[i])) as tf.Scalar;
-  /** The loss one member's gradient follows: embedding cosine, plus the weighted middle-layer cosine. */
+  const cosine = (a: tf.Tensor2D, b: tf.Tensor2D) => tf.sum(tf.mul(a, b)) as tf.Scalar;
+  const embeddingOf = (x: tf.Tensor4D, i: number, placed: FaceAlignment = alignments[i]) =>
+    ensemble[i].embed(warpFaces(tf.squeeze(x, [0]) as tf.Tensor3D, [placed]));
+  /**
+   * The loss one member's gradient follows: embedding cosine, plus the weighted middle-layer cosine, minus the
+   * weighted cosine to the decoy in targeted mode.
+   */
   const lossOf = (x: tf.Tensor4D, i: number, placed: FaceAlignment) => {
     const featureTarget = featureTargets[i];
-    if (!featureTarget) return similarityOf(x, i, placed);
-    const [embedding, middle] = ensemble[i].embedWithFeatures!(warpFaces(tf.squeeze(x, [0]) as tf.Tensor3D, [placed]));
-    return tf.add(tf.sum(tf.mul(embedding, targets[i])), tf.mul(featureWeight, tf.sum(tf.mul(unit(middle), featureTarget)))) as tf.Scalar;
+    let loss: tf.Scalar;
+    let embedding: tf.Tensor2D;
+    if (featureTarget) {
+      const [final, middle] = ensemble[i].embedWithFeatures!(warpFaces(tf.squeeze(x, [0]) as tf.Tensor3D, [placed]));
+      embedding = final;
+      loss = tf.add(cosine(embedding, targets[i]), tf.mul(featureWeight, cosine(unit(middle), featureTarget)));
+    } else {
+      embedding = embeddingOf(x, i, placed);
+      loss = cosine(embedding, targets[i]);
+    }
+    return decoys ? (tf.sub(loss, tf.mul(decoyWeight, cosine(embedding, decoys[i]))) as tf.Scalar) : loss;
   };
-  /** Every member's cosine to its clean embedding of the photo `makeX` builds (in the tidy), without transformation. */
+  /**
+   * Every member's cosine to its clean embedding (and to the decoy's, in targeted mode) of the photo `makeX` builds
+   * (in the tidy), without transformation.
+   */
   const similarities = async (makeX: () => tf.Tensor4D) => {
     const scores = tf.tidy(() => {
       const x = makeX();
-      return tf.stack(ensemble.map((_, i) => similarityOf(x, i)));
+      const embeddings = ensemble.map((_, i) => embeddingOf(x, i));
+      const toClean = embeddings.map((e, i) => cosine(e, targets[i]));
+      return tf.stack(decoys ? [...toClean, ...embeddings.map((e, i) => cosine(e, decoys[i]))] : toClean);
     });
     const values = Array.from(await scores.data());
     scores.dispose();
-    return values;
+    return { clean: values.slice(0, ensemble.length), decoy: decoys ? values.slice(ensemble.length) : null };
   };
   /** Mean over members of the cosine relative to each one's threshold range: 0 at the threshold, 1 at the clean face. */
-  const relativeLoss = (cosines: number[]) =>
+  const relative = (cosines: number[]) =>
     cosines.reduce((sum, c, i) => sum + (c - thresholds[i]) / (1 - thresholds[i]), 0) / cosines.length;
+  /** What the best iterate minimises: the relative similarity to the clean face, less the decoy's in targeted mode. */
+  const scoreOf = ({ clean, decoy }: { clean: number[]; decoy: number[] | null }) =>
+    relative(clean) - (decoy ? decoyWeight * relative(decoy) : 0);
+  const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / values.length;
+  let decoyCleanSimilarity = NaN;
 
   // The face box at working resolution, where the SSIM term of the step direction is measured.
   const ssimWeight = options.ssimWeight ?? 0;
@@ -386,6 +431,11 @@ export async function cloakFace(
   let best: { loss: number; delta: tf.Tensor4D } | null = null;
   let steps = 0;
   try {
+    if (decoys) {
+      const scores = tf.tidy(() => tf.stack(decoys.map((d, i) => cosine(targets[i], d))));
+      decoyCleanSimilarity = mean(Array.from(await scores.data()));
+      scores.dispose();
+    }
     for (let step = 0; step < options.steps; step++) {
       if (options.signal?.aborted) throw options.signal.reason ?? new DOMException('Cloaking was cancelled', 'AbortError');
       const transform = options.sampleTransform?.(random);
@@ -437,7 +487,7 @@ export async function cloakFace(
       options.onStep?.(step);
 
       if (step >= firstScoredStep) {
-        const loss = relativeLoss(await similarities(() => perturbed(delta)));
+        const loss = scoreOf(await similarities(() => perturbed(delta)));
         if (best === null || loss < best.loss) {
           best?.delta.dispose();
           best = { loss, delta: tf.clone(delta) };
@@ -487,18 +537,19 @@ export async function cloakFace(
       const to = ((region.y + y) * image.width + region.x) * 3;
       image.data.set(pixels.subarray(y * region.width * 3, (y + 1) * region.width * 3), to);
     }
-    const cosines = await similarities(() => toWork(tf.tensor4d(Float32Array.from(pixels), [1, region.height, region.width, 3])));
+    const final = await similarities(() => toWork(tf.tensor4d(Float32Array.from(pixels), [1, region.height, region.width, 3])));
     return {
       region,
       steps,
-      ensembleSimilarity: cosines.reduce((a, b) => a + b, 0) / cosines.length,
-      perRecognizer: Object.fromEntries(ensemble.map((r, i) => [r.id, cosines[i]])),
+      ensembleSimilarity: mean(final.clean),
+      perRecognizer: Object.fromEntries(ensemble.map((r, i) => [r.id, final.clean[i]])),
+      ...(final.decoy ? { decoy: { cleanSimilarity: decoyCleanSimilarity, similarity: mean(final.decoy) } } : {}),
       faceSsim,
       maxChange,
       scaledBy,
     };
   } finally {
-    tf.dispose([clean, mask, budget, stepSize, delta, momentum, ...targets]);
+    tf.dispose([clean, mask, budget, stepSize, delta, momentum, ...targets, ...(decoys ?? [])]);
     for (const t of featureTargets) t?.dispose();
     if (kernels) tf.dispose([...kernels, cleanBox!]);
     chromaCap?.dispose();

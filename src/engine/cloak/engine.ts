@@ -3,13 +3,14 @@
  * `cloak(image, options)` returns the same photo with every face cloaked. Used by the offscreen document, the
  * benchmark and (later) the CLI; it has no extension API in it.
  */
+import * as tf from '@tensorflow/tfjs';
 import type { DetectOptions } from '../detect/detector.ts';
 import type { Box, RecognizerId } from '../faces/types.ts';
 import type { RgbImage } from '../image/types.ts';
 import type { ModelFileReader } from '../models/manifest.ts';
 import type { Recognizer } from '../recognizers/recognizer.ts';
 import { loadRecognizers, recognizerIds } from '../recognizers/zoo.ts';
-import { loadFaceModels } from '../pipeline.ts';
+import { embedFaces, loadFaceModels } from '../pipeline.ts';
 import {
   type JpegRoundTrip,
   type ProtectionEstimate,
@@ -46,8 +47,27 @@ export interface CloakEngineOptions {
   jpeg?: JpegRoundTrip;
 }
 
+/**
+ * untargeted: push each face away from itself (LowKey). targeted: also pull it toward a decoy face (Fawkes v0.3,
+ * TIP-IM), the same decoy for every photo of one person, so a gallery scraped from their cloaked photos points at one
+ * wrong identity.
+ */
+export type CloakMode = 'untargeted' | 'targeted';
+
+/**
+ * A decoy identity for targeted mode: the L2-normalised embedding of one face per recognizer of the ensemble it was
+ * made with. Plain data, so it can be stored and reused for every photo of the same person; the decoy photo itself
+ * is not kept.
+ */
+export interface Decoy {
+  embeddings: Partial<Record<RecognizerId, number[]>>;
+}
+
 export interface CloakOptions {
   strength?: Strength;
+  /** Default 'untargeted'; 'targeted' needs `decoy`. */
+  mode?: CloakMode;
+  decoy?: Decoy;
   /** Overrides of the strength's budget, for benchmarks that sweep it; the extension never sets this. */
   budget?: Partial<StrengthSetting>;
   seed?: number;
@@ -75,6 +95,11 @@ export interface CloakEngine {
   readonly ensemble: readonly RecognizerId[];
   cloak(image: RgbImage, options?: CloakOptions): Promise<CloakOutcome>;
   /**
+   * A decoy for targeted mode from a photo of someone else (the largest face in it). Throws when the photo has no
+   * face. The person the decoy shows should agree to it, or not exist (a generated face).
+   */
+  makeDecoy(image: RgbImage): Promise<Decoy>;
+  /**
    * How well `cloaked` resists recognition, judged by every recognizer in the zoo under a few defenses; those in the
    * ensemble are marked as seen (see evaluate/estimate.ts). Loads the held-out recognizers on first use.
    */
@@ -82,6 +107,16 @@ export interface CloakEngine {
   /** Ids (models/manifest.json) of the models loaded now: detector and landmarks, ensemble, held-out judges. */
   loadedModels(): string[];
   dispose(): void;
+}
+
+/** The decoy's embeddings in ensemble order; throws when there is none or it was made with another ensemble. */
+function decoyEmbeddings(decoy: Decoy | undefined, ensemble: readonly Recognizer[]): Float32Array[] {
+  if (!decoy) throw new Error('Targeted mode needs a decoy (makeDecoy from a photo of someone else).');
+  return ensemble.map((recognizer) => {
+    const embedding = decoy.embeddings[recognizer.id];
+    if (!embedding) throw new Error(`The decoy was made without ${recognizer.id}; make it again with this engine.`);
+    return Float32Array.from(embedding);
+  });
 }
 
 export async function createCloakEngine(read: ModelFileReader, options: CloakEngineOptions): Promise<CloakEngine> {
@@ -98,9 +133,22 @@ export async function createCloakEngine(read: ModelFileReader, options: CloakEng
       const estimator = protectionEstimatorWith(detector, judges, { ensemble: options.ensemble, defenses: defaultDefenses(options.jpeg) });
       return estimator.estimate(original, cloaked);
     },
+    async makeDecoy(image) {
+      const [face] = await detector.detect(image, { ...options.detect, maxFaces: 1 });
+      if (!face) throw new Error('The decoy photo has no face that could be found: choose a photo with one clear face.');
+      const photo = tf.tensor3d(image.data, [image.height, image.width, 3], 'float32');
+      try {
+        const embeddings: Decoy['embeddings'] = {};
+        for (const recognizer of ensemble) embeddings[recognizer.id] = Array.from((await embedFaces(photo, [face], recognizer))[0]);
+        return { embeddings };
+      } finally {
+        photo.dispose();
+      }
+    },
     async cloak(image, cloakOptions = {}) {
       const started = performance.now();
       const settings = { ...strengthSettings[cloakOptions.strength ?? 'mid'], ...cloakOptions.budget };
+      const decoy = cloakOptions.mode === 'targeted' ? decoyEmbeddings(cloakOptions.decoy, ensemble) : undefined;
       const found = await detector.detect(image, options.detect);
       const detectMs = performance.now() - started;
       const faces = found.filter((face) => face.box.width >= minFaceWidth);
@@ -111,6 +159,7 @@ export async function createCloakEngine(read: ModelFileReader, options: CloakEng
         const faceStarted = performance.now();
         const result = await cloakFace(output, face, ensemble, {
           ...settings,
+          decoy,
           // One seed per face, so adding a face elsewhere in the photo does not change this face's cloak.
           seed: (cloakOptions.seed ?? 0) * 1000 + index,
           sampleTransform: options.sampleTransform === null ? undefined : (options.sampleTransform ?? defaultSampleTransform),

@@ -55,3 +55,20 @@ test('cloaks a batch, reports bad files, keeps formats and strips metadata', asy
   assert.equal(png.format, 'png');
   assert.equal(png.hasAlpha, true, 'PNG keeps its alpha');
 });
+
+test('targeted mode needs a decoy photo with a face and says why it stops', async () => {
+  const cli = (args: string[]) =>
+    promisify(execFile)('npx', ['tsx', 'src/cli/cloak.ts', join(dir, 'a'), '--out', join(dir, 'targeted'), ...args], { cwd: repoRoot }).then(
+      () => null,
+      (error: { code: number; stderr: string }) => error,
+    );
+  const noDecoy = await cli(['--mode', 'targeted']);
+  assert.ok(noDecoy);
+  assert.match(noDecoy.stderr, /--mode targeted needs --decoy/);
+  // The scene has no face: it cannot stand for anyone.
+  const faceless = await cli(['--mode', 'targeted', '--decoy', join(dir, 'a', 'photo.jpg')]);
+  assert.ok(faceless);
+  assert.equal(faceless.code, 2);
+  assert.match(faceless.stderr, /photo\.jpg: cannot be the decoy \(The decoy photo has no face/);
+  await assert.rejects(readdir(join(dir, 'targeted')), 'nothing is written when the decoy is refused');
+});
