@@ -157,33 +157,40 @@ function decoySimilarity(a: Decoy, b: Decoy, ensemble: readonly RecognizerId[]):
   return sum / ensemble.length;
 }
 
+export interface ChosenDecoy {
+  /** Whose face the decoy is, and the fixture it was made from. */
+  identity: string;
+  file: string;
+  decoy: Decoy;
+}
+
 /**
  * One decoy per person for targeted cloakers, as a person would keep one: each identity's last photo (by id) stands
  * for it, and a person's decoy is that photo of the other identity least like theirs to the cloak's ensemble (the
  * held-out judges play no part). `--limit-per-identity` measures each person's first photos, so with it neither the
  * reference nor the decoy photo is one the benchmark measures.
  */
-async function decoyChooser(engine: CloakEngine, facesDir: string): Promise<(identity: string) => Decoy> {
+export async function decoyChooser(engine: CloakEngine, facesDir: string): Promise<(identity: string) => ChosenDecoy> {
   const fixtures = await loadFixtures(facesDir);
   const last = new Map<string, (typeof fixtures.photos)[number]>();
   for (const photo of fixtures.photos) last.set(photo.identity, photo);
   const references = new Map<string, Decoy>();
   for (const [identity, photo] of last) references.set(identity, await engine.makeDecoy(await decodeImageNode(await readPhoto(facesDir, photo))));
-  const chosen = new Map<string, Decoy>();
+  const chosen = new Map<string, ChosenDecoy>();
   return (identity) => {
     const own = references.get(identity);
     if (!own) throw new Error(`no reference photo for identity ${identity}`);
-    let decoy = chosen.get(identity);
-    if (!decoy) {
+    let choice = chosen.get(identity);
+    if (!choice) {
       let best = Infinity;
       for (const [other, candidate] of references) {
         const similarity = other === identity ? Infinity : decoySimilarity(own, candidate, engine.ensemble);
-        if (similarity < best) [best, decoy] = [similarity, candidate];
+        if (similarity < best) [best, choice] = [similarity, { identity: other, file: last.get(other)!.file, decoy: candidate }];
       }
-      if (!decoy) throw new Error('targeted cloaking needs at least two identities');
-      chosen.set(identity, decoy);
+      if (!choice) throw new Error('targeted cloaking needs at least two identities');
+      chosen.set(identity, choice);
     }
-    return decoy;
+    return choice;
   };
 }
 
@@ -198,7 +205,7 @@ for (const { strength, name, mode, ensemble, heldOut } of cloakVariants) {
   cloakerFactories[id] = async (ctx) => {
     const engine = await createCloakEngine(ctx.readModelFile, { ensemble, sampleTransform: ctx.sampleTransform });
     const budget = { ...strengthSettings[strength], ...ctx.budget };
-    let decoyFor: ((identity: string) => Decoy) | null = null;
+    let decoyFor: ((identity: string) => ChosenDecoy) | null = null;
     if (mode === 'targeted') {
       if (!ctx.facesDir) throw new Error(`${id} needs the fixtures folder for its decoys`);
       decoyFor = await decoyChooser(engine, ctx.facesDir);
@@ -218,7 +225,7 @@ for (const { strength, name, mode, ensemble, heldOut } of cloakVariants) {
         let decoy: Decoy | undefined;
         if (decoyFor) {
           if (!info.identity) throw new Error(`${id}: targeted cloaking needs to know whose photo this is`);
-          decoy = decoyFor(info.identity);
+          decoy = decoyFor(info.identity).decoy;
         }
         const outcome = await engine.cloak(image, { strength, mode, decoy, seed: info.seed, budget: ctx.budget });
         return encodeImageNode(outcome.image, image.format === 'png' ? 'png' : 'jpeg', { quality: 92 });
