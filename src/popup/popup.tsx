@@ -30,7 +30,8 @@ const STRENGTH_LABELS: Record<Strength, string> = { low: 'Low', mid: 'Medium', h
 
 /**
  * What each strength costs and buys, from README "How strong is the cloak" (held-out recognizer, photo as posted) and
- * bench/speed (~0.5 s a step per face on a 2-core laptop with WASM, times the strength's steps: 12 / 24 / 24).
+ * bench/speed (2-core machine, WASM, idle: 0.40-0.42 s a step per face times the strength's steps, 12 / 24 / 24, plus
+ * 0.4-0.9 s of setup; mid measured 11.3 s a face at 0.5 MP and 13.0 s at 12 MP on 2026-11-22).
  */
 const STRENGTH_COSTS: Record<Strength, string> = {
   low: 'faint, weakest: about 1 in 5 faces escaped an unseen recognizer · ~6 s a face',
