@@ -170,7 +170,7 @@ export interface ChosenDecoy {
  * held-out judges play no part). `--limit-per-identity` measures each person's first photos, so with it neither the
  * reference nor the decoy photo is one the benchmark measures.
  */
-export async function decoyChooser(engine: CloakEngine, facesDir: string): Promise<(identity: string) => ChosenDecoy> {
+export async function decoyChooser(engine: Pick<CloakEngine, 'ensemble' | 'makeDecoy'>, facesDir: string): Promise<(identity: string) => ChosenDecoy> {
   const fixtures = await loadFixtures(facesDir);
   const last = new Map<string, (typeof fixtures.photos)[number]>();
   for (const photo of fixtures.photos) last.set(photo.identity, photo);

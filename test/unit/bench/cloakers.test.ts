@@ -1,7 +1,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import sharp from 'sharp';
-import { addUniformNoise, boxMask, createCloakers, createNoiseCloaker, noneCloaker } from '../../../bench/protection/cloakers.ts';
+import { addUniformNoise, boxMask, createCloakers, createNoiseCloaker, decoyChooser, noneCloaker } from '../../../bench/protection/cloakers.ts';
+import type { Decoy } from '../../../src/engine/cloak/engine.ts';
+import type { RgbImage } from '../../../src/engine/image/types.ts';
+import { loadFixtures } from '../../../bench/lib/fixtures.ts';
+import { sharedFacesDir } from '../../support/photos.ts';
 
 const W = 96;
 const H = 64;
@@ -109,4 +113,37 @@ test('createCloakers refuses unknown ids', async () => {
   );
   const [none] = await createCloakers(['none'], { readModelFile: async () => new Uint8Array(), noiseEpsilon: 8 });
   assert.equal(none.id, 'none');
+});
+
+test("targeted cloakers give each person one decoy: another person's, the least like theirs to the ensemble", async () => {
+  // A stand-in ensemble whose "embedding" is the photo's normalised mean colour: the choice rule is what is tested.
+  const made = new Map<Decoy, number[]>();
+  const engine = {
+    ensemble: ['human-mobileface'] as const,
+    async makeDecoy(image: RgbImage): Promise<Decoy> {
+      const sum = [0, 0, 0];
+      for (let i = 0; i < image.data.length; i++) sum[i % 3] += image.data[i];
+      const norm = Math.hypot(...sum);
+      const embedding = sum.map((v) => v / norm);
+      const decoy = { embeddings: { 'human-mobileface': embedding } };
+      made.set(decoy, embedding);
+      return decoy;
+    },
+  };
+  const choose = await decoyChooser(engine, sharedFacesDir);
+  const identities = [...new Set((await loadFixtures(sharedFacesDir)).photos.map((p) => p.identity))];
+  assert.equal(made.size, identities.length, 'one reference photo per identity');
+  const own = (identity: string) => [...made.values()][identities.indexOf(identity)];
+  const cosine = (a: number[], b: number[]) => a.reduce((sum, v, i) => sum + v * b[i], 0);
+  for (const identity of identities) {
+    const choice = choose(identity);
+    assert.notEqual(choice.identity, identity);
+    assert.ok(choice.file.includes(`/${choice.identity}/`), choice.file);
+    assert.equal(choose(identity), choice, 'the same decoy every time');
+    const chosen = cosine(own(identity), made.get(choice.decoy)!);
+    for (const other of identities.filter((i) => i !== identity)) {
+      assert.ok(chosen <= cosine(own(identity), own(other)) + 1e-12, `${identity}: ${choice.identity} is not the least similar`);
+    }
+  }
+  assert.throws(() => choose('nobody'), /no reference photo/);
 });
