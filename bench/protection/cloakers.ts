@@ -6,6 +6,7 @@
  */
 import { type StrengthSetting, strengthSettings, type TransformSampler } from '../../src/engine/cloak/cloak.ts';
 import { type CloakEngine, type Decoy, createCloakEngine } from '../../src/engine/cloak/engine.ts';
+import { cosineSimilarity } from '../../src/engine/faces/similarity.ts';
 import type { Box, RecognizerId } from '../../src/engine/faces/types.ts';
 import { createFaceDetector } from '../../src/engine/detect/detector.ts';
 import { decodeImageNode } from '../../src/engine/image/decode-node.ts';
@@ -148,13 +149,7 @@ export const cloakEnsembles: Record<string, { ensemble: RecognizerId[]; heldOut:
 
 /** Mean over the ensemble of the cosine between two decoys' embeddings. */
 function decoySimilarity(a: Decoy, b: Decoy, ensemble: readonly RecognizerId[]): number {
-  let sum = 0;
-  for (const id of ensemble) {
-    const x = a.embeddings[id]!;
-    const y = b.embeddings[id]!;
-    for (let k = 0; k < x.length; k++) sum += x[k] * y[k];
-  }
-  return sum / ensemble.length;
+  return ensemble.reduce((sum, id) => sum + cosineSimilarity(a.embeddings[id]!, b.embeddings[id]!), 0) / ensemble.length;
 }
 
 export interface ChosenDecoy {

@@ -58,6 +58,9 @@ async function expand(paths: string[]): Promise<string[]> {
   return files;
 }
 
+/** Why a file could not be used, for the person reading the output. */
+const reasonOf = (error: unknown) => (error instanceof ImageError ? `${error.code}: ${error.message}` : (error as Error).message);
+
 /** Targeted mode: how close the face came to the decoy (mean ensemble cosine, clean -> cloaked). */
 const decoyText = (face: CloakedFace) =>
   face.decoy ? `, to the decoy ${face.decoy.cleanSimilarity.toFixed(2)} -> ${face.decoy.similarity.toFixed(2)}` : '';
@@ -72,8 +75,7 @@ if (mode === 'targeted') {
     decoy = await engine.makeDecoy(await decodeImageNode(new Uint8Array(await readFile(values.decoy!))));
   } catch (error) {
     engine.dispose();
-    const reason = error instanceof ImageError ? `${error.code}: ${error.message}` : (error as Error).message;
-    console.error(`${values.decoy}: cannot be the decoy (${reason})`);
+    console.error(`${values.decoy}: cannot be the decoy (${reasonOf(error)})`);
     process.exit(2);
   }
 }
@@ -106,8 +108,7 @@ try {
       console.log(`${file}: ${outcome.faces.length} face(s) cloaked${faces ? ` (${faces})` : ''}${skipped}, ${ms} ms -> ${join(values.out, name)}`);
     } catch (error) {
       failures++;
-      const reason = error instanceof ImageError ? `${error.code}: ${error.message}` : (error as Error).message;
-      console.error(`${file}: not cloaked (${reason})`);
+      console.error(`${file}: not cloaked (${reasonOf(error)})`);
     }
   }
 } finally {

@@ -410,7 +410,6 @@ export async function cloakFace(
   const scoreOf = ({ clean, decoy }: { clean: number[]; decoy: number[] | null }) =>
     relative(clean) - (decoy ? decoyWeight * relative(decoy) : 0);
   const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / values.length;
-  let decoyCleanSimilarity = NaN;
 
   // The face box at working resolution, where the SSIM term of the step direction is measured.
   const ssimWeight = options.ssimWeight ?? 0;
@@ -431,11 +430,6 @@ export async function cloakFace(
   let best: { loss: number; delta: tf.Tensor4D } | null = null;
   let steps = 0;
   try {
-    if (decoys) {
-      const scores = tf.tidy(() => tf.stack(decoys.map((d, i) => cosine(targets[i], d))));
-      decoyCleanSimilarity = mean(Array.from(await scores.data()));
-      scores.dispose();
-    }
     for (let step = 0; step < options.steps; step++) {
       if (options.signal?.aborted) throw options.signal.reason ?? new DOMException('Cloaking was cancelled', 'AbortError');
       const transform = options.sampleTransform?.(random);
@@ -538,6 +532,12 @@ export async function cloakFace(
       image.data.set(pixels.subarray(y * region.width * 3, (y + 1) * region.width * 3), to);
     }
     const final = await similarities(() => toWork(tf.tensor4d(Float32Array.from(pixels), [1, region.height, region.width, 3])));
+    let decoyCleanSimilarity = NaN;
+    if (decoys) {
+      const scores = tf.tidy(() => tf.stack(decoys.map((d, i) => cosine(targets[i], d))));
+      decoyCleanSimilarity = mean(Array.from(await scores.data()));
+      scores.dispose();
+    }
     return {
       region,
       steps,
