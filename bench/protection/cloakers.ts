@@ -138,13 +138,25 @@ export const cloakerFactories: Record<string, (ctx: CloakerContext) => Promise<C
 };
 
 /**
- * The cloak engine as cloakers, one per strength and ensemble. The zoo has one FaceNet-style (faceapi-resnet) and one
- * ArcFace-style (human-mobileface) recognizer besides the two FaceRes siblings, so each is held out in turn: every
- * protection number is read on the recognizer that cloak never saw.
+ * The cloak engine as cloakers, one per strength and ensemble. The zoo has one FaceNet-style recognizer
+ * (faceapi-resnet), two ArcFace-style ones of separate training (human-mobileface, expo-mobilefacenet) and the two
+ * FaceRes siblings. Every protection number is read on recognizers the cloak never saw:
+ * - xfacenet, the shipped ensemble: faceapi-resnet and expo-mobilefacenet held out, one of each family;
+ * - xarcface, its mirror: faceapi-resnet joins, human-mobileface and expo-mobilefacenet held out;
+ * - the "-plus" ensembles add expo-mobilefacenet as a fourth member, to measure what one more recognizer buys on the
+ *   ones still held out.
  */
 export const cloakEnsembles: Record<string, { ensemble: RecognizerId[]; heldOut: RecognizerId[] }> = {
-  xfacenet: { ensemble: ['human-faceres', 'human-faceres-deep', 'human-mobileface'], heldOut: ['faceapi-resnet'] },
-  xarcface: { ensemble: ['human-faceres', 'human-faceres-deep', 'faceapi-resnet'], heldOut: ['human-mobileface'] },
+  xfacenet: { ensemble: ['human-faceres', 'human-faceres-deep', 'human-mobileface'], heldOut: ['faceapi-resnet', 'expo-mobilefacenet'] },
+  xarcface: { ensemble: ['human-faceres', 'human-faceres-deep', 'faceapi-resnet'], heldOut: ['human-mobileface', 'expo-mobilefacenet'] },
+  'xfacenet-plus': {
+    ensemble: ['human-faceres', 'human-faceres-deep', 'human-mobileface', 'expo-mobilefacenet'],
+    heldOut: ['faceapi-resnet'],
+  },
+  'xarcface-plus': {
+    ensemble: ['human-faceres', 'human-faceres-deep', 'faceapi-resnet', 'expo-mobilefacenet'],
+    heldOut: ['human-mobileface'],
+  },
 };
 
 /** Mean over the ensemble of the cosine between two decoys' embeddings. */

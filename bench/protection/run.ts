@@ -43,7 +43,7 @@ const usage = `usage: npx tsx bench/protection/run.ts [options]
   --limit-per-identity N     first N photos (by id) of each identity
   --identities LIST          identities and/or sets (celeb5, jurassic) to use (default all)
   --defenses all|LIST        defenses (default all; 'none' is always included)
-  --recognizers LIST         recognizers (default all four)
+  --recognizers LIST         recognizers (default all five)
   --thresholds FILE          JSON {recognizerId: cosine} (or {thresholds: {...}}) at 1% FAR; else the model
                              manifest's thresholdAt1PctFar; else computed here from clean impostor pairs
   --eps N                    noise cloaker L-inf bound in 8-bit levels (default 8)

@@ -54,6 +54,7 @@ const MODEL_NAMES: Record<string, string> = {
   'human-faceres': 'FaceRes',
   'human-faceres-deep': 'FaceRes-deep',
   'human-mobileface': 'MobileFace',
+  'expo-mobilefacenet': 'MobileFaceNet',
 };
 
 const SOURCE_LABELS: Record<RecentCloak['source'], string> = {

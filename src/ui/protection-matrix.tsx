@@ -32,6 +32,7 @@ const MODEL_NAMES: Record<string, string> = {
   'human-faceres': 'FaceRes',
   'human-faceres-deep': 'FaceRes-deep',
   'human-mobileface': 'MobileFace',
+  'expo-mobilefacenet': 'MobileFaceNet',
 };
 
 /** "FaceNet-style (face-api ResNet)": the family without its parenthetical detail, then the model. */

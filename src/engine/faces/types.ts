@@ -26,7 +26,8 @@ export type RecognizerId =
   | 'faceapi-resnet'
   | 'human-faceres'
   | 'human-faceres-deep'
-  | 'human-mobileface';
+  | 'human-mobileface'
+  | 'expo-mobilefacenet';
 
 export interface AnalyzedFace extends DetectedFace {
   /** L2-normalised embedding per recognizer, so cosine similarity is a dot product. */

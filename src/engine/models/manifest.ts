@@ -17,7 +17,7 @@ export interface ModelEntry {
   id: string;
   name: string;
   role: ModelRole;
-  format: 'face-api-weights' | 'tfjs-graph';
+  format: 'face-api-weights' | 'tfjs-graph' | 'tflite';
   family?: string;
   loss?: string;
   source: { package: string; version: string };

@@ -3,6 +3,7 @@ import type { RecognizerId } from '../faces/types.ts';
 import type { ModelEntry, ModelFileReader } from '../models/manifest.ts';
 import { loadFaceApiResnet } from './faceapi-resnet.ts';
 import { loadHumanGraphRecognizer } from './human-graph.ts';
+import { loadTfliteRecognizer } from './tflite-recognizer.ts';
 import type { Recognizer } from './recognizer.ts';
 
 export const recognizerIds: readonly RecognizerId[] = [
@@ -10,11 +11,14 @@ export const recognizerIds: readonly RecognizerId[] = [
   'human-faceres',
   'human-faceres-deep',
   'human-mobileface',
+  'expo-mobilefacenet',
 ];
 
 /** `entry` overrides the manifest's description of the model (to try other input conventions). */
 export function loadRecognizer(id: RecognizerId, read: ModelFileReader, entry?: ModelEntry): Promise<Recognizer> {
-  return id === 'faceapi-resnet' ? loadFaceApiResnet(read, entry) : loadHumanGraphRecognizer(id, read, entry);
+  if (id === 'faceapi-resnet') return loadFaceApiResnet(read, entry);
+  if (id === 'expo-mobilefacenet') return loadTfliteRecognizer(id, read, entry);
+  return loadHumanGraphRecognizer(id, read, entry);
 }
 
 export async function loadRecognizers(ids: readonly RecognizerId[], read: ModelFileReader): Promise<Recognizer[]> {
