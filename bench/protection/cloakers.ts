@@ -141,14 +141,18 @@ export const cloakerFactories: Record<string, (ctx: CloakerContext) => Promise<C
  * The cloak engine as cloakers, one per strength and ensemble. The zoo has one FaceNet-style recognizer
  * (faceapi-resnet), two ArcFace-style ones of separate training (human-mobileface, expo-mobilefacenet) and the two
  * FaceRes siblings. Every protection number is read on recognizers the cloak never saw:
- * - xfacenet, the shipped ensemble: faceapi-resnet and expo-mobilefacenet held out, one of each family;
- * - xarcface, its mirror: faceapi-resnet joins, human-mobileface and expo-mobilefacenet held out;
+ * - xmobileface, the shipped ensemble (engine.ts `productEnsemble`): faceapi-resnet and human-mobileface held out,
+ *   one of each family;
+ * - xfacenet, the ensemble shipped until 2026-12-06 (human-mobileface in expo-mobilefacenet's place): faceapi-resnet
+ *   and expo-mobilefacenet held out, so the zoo's strongest recognizer is measured as a judge too;
+ * - xarcface: faceapi-resnet joins, human-mobileface and expo-mobilefacenet held out;
  * - the "-plus" ensembles add expo-mobilefacenet as a fourth member, to measure what one more recognizer buys on the
  *   ones still held out.
  */
 export const cloakEnsembles: Record<string, { ensemble: RecognizerId[]; heldOut: RecognizerId[] }> = {
   xfacenet: { ensemble: ['human-faceres', 'human-faceres-deep', 'human-mobileface'], heldOut: ['faceapi-resnet', 'expo-mobilefacenet'] },
   xarcface: { ensemble: ['human-faceres', 'human-faceres-deep', 'faceapi-resnet'], heldOut: ['human-mobileface', 'expo-mobilefacenet'] },
+  xmobileface: { ensemble: ['human-faceres', 'human-faceres-deep', 'expo-mobilefacenet'], heldOut: ['faceapi-resnet', 'human-mobileface'] },
   'xfacenet-plus': {
     ensemble: ['human-faceres', 'human-faceres-deep', 'human-mobileface', 'expo-mobilefacenet'],
     heldOut: ['faceapi-resnet'],

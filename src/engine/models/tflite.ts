@@ -149,6 +149,7 @@ export function parseTflite(bytes: Uint8Array): TfliteModel {
       // DepthwiseConv2DOptions: the same, with 3 depth_multiplier and the rest one later.
       const depthwise = op === 'DEPTHWISE_CONV_2D' ? 1 : 0;
       if (options === undefined) throw new Error(`${where}: no options`);
+      if (depthwise && fb.int32(options, 3, 1) !== 1) throw new Error(`${where}: depth multiplier ${fb.int32(options, 3, 1)} is not supported`);
       return {
         ...base,
         padding: fb.int8(options, 0) === 1 ? 'valid' : 'same',
@@ -247,7 +248,7 @@ export function loadTfliteGraph(bytes: Uint8Array, options: TfliteLoadOptions = 
       operator.op === 'CONV_2D'
         ? // TFLite OHWI -> tfjs HWIO.
           constant(filterIndex, (f) => tf.transpose(f, [1, 2, 3, 0]))
-        : // TFLite [1, H, W, C x multiplier] -> tfjs [H, W, C, multiplier]; our models have multiplier 1.
+        : // TFLite [1, H, W, C x multiplier] -> tfjs [H, W, C, multiplier]; parseTflite refuses multipliers other than 1.
           constant(filterIndex, (f) => tf.reshape(f, [f.shape[1]!, f.shape[2]!, f.shape[3]!, 1]));
     const bias = biasIndex !== undefined && biasIndex >= 0 ? (constant(biasIndex) as tf.Tensor1D) : undefined;
     weightsOf.set(operator, { filter: filter as tf.Tensor4D, bias });
