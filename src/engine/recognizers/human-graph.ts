@@ -6,8 +6,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { RecognizerId } from '../faces/types.ts';
 import { loadUnfusedGraphModel } from '../models/load.ts';
 import { type ModelEntry, type ModelFileReader, modelEntry } from '../models/manifest.ts';
-import { l2Normalize } from './faceapi-resnet.ts';
-import type { Recognizer } from './recognizer.ts';
+import { type Recognizer, recognizerFromOutputs } from './recognizer.ts';
 
 /** ImageNet channel means in BGR order, as the FaceRes models were trained (Caffe-style preprocessing). */
 const imagenetMeanBgr = [103.939, 116.779, 123.68];
@@ -27,29 +26,11 @@ export async function loadHumanGraphRecognizer(
   if (!entry.embedding) throw new Error(`${id}: manifest has no embedding output`);
   const model = await loadUnfusedGraphModel(entry, read);
   const inputName = model.inputs[0].name;
-  const outputName = entry.embedding.output;
   const toInput = preprocess[entry.input.channels];
-  const transferLayer = entry.transferLayer;
-  return {
-    id,
-    entry,
-    inputSize: entry.input.size,
-    cropScale: entry.alignment?.cropScale ?? 1,
-    embed: (faces) =>
-      tf.tidy(() => {
-        const features = model.execute({ [inputName]: toInput(faces) }, outputName) as tf.Tensor;
-        return l2Normalize(tf.reshape(features, [faces.shape[0], -1]) as tf.Tensor2D);
-      }),
-    embedWithFeatures: transferLayer
-      ? (faces) =>
-          tf.tidy(() => {
-            const [features, middle] = model.execute({ [inputName]: toInput(faces) }, [outputName, transferLayer]) as tf.Tensor[];
-            return [
-              l2Normalize(tf.reshape(features, [faces.shape[0], -1]) as tf.Tensor2D),
-              tf.reshape(middle, [faces.shape[0], -1]) as tf.Tensor2D,
-            ] as [tf.Tensor2D, tf.Tensor2D];
-          })
-      : undefined,
-    dispose: () => model.dispose(),
+  const run = (faces: tf.Tensor4D, outputs: string[]) => {
+    // GraphModel.execute hands back a lone tensor, not an array, when one output is asked for.
+    const tensors = model.execute({ [inputName]: toInput(faces) }, outputs);
+    return Array.isArray(tensors) ? tensors : [tensors];
   };
+  return recognizerFromOutputs(id, entry, run, () => model.dispose());
 }

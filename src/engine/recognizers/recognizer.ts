@@ -1,6 +1,7 @@
-import type * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs';
 import type { RecognizerId } from '../faces/types.ts';
 import type { ModelEntry } from '../models/manifest.ts';
+import { l2Normalize } from './faceapi-resnet.ts';
 
 /**
  * One face recognizer behind the interface every part of the engine uses. Preprocessing (channel order, range,
@@ -24,4 +25,37 @@ export interface Recognizer {
    */
   embedWithFeatures?(faces: tf.Tensor4D): [tf.Tensor2D, tf.Tensor2D];
   dispose(): void;
+}
+
+/**
+ * A recognizer over a model that computes named tensors from the face crops (a TF graph, a TFLite file):
+ * `run(faces, names)` returns those tensors in order, with the model's own preprocessing applied. The embedding is
+ * the manifest's `embedding.output` flattened and L2-normalised; the transfer layer, when the manifest names one,
+ * comes from the same execution.
+ */
+export function recognizerFromOutputs(
+  id: RecognizerId,
+  entry: ModelEntry,
+  run: (faces: tf.Tensor4D, outputs: string[]) => tf.Tensor[],
+  dispose: () => void,
+): Recognizer {
+  if (!entry.embedding) throw new Error(`${id}: manifest has no embedding output`);
+  const outputName = entry.embedding.output;
+  const transferLayer = entry.transferLayer;
+  const flat = (t: tf.Tensor, n: number) => tf.reshape(t, [n, -1]) as tf.Tensor2D;
+  return {
+    id,
+    entry,
+    inputSize: entry.input.size,
+    cropScale: entry.alignment?.cropScale ?? 1,
+    embed: (faces) => tf.tidy(() => l2Normalize(flat(run(faces, [outputName])[0], faces.shape[0]))),
+    embedWithFeatures: transferLayer
+      ? (faces) =>
+          tf.tidy(() => {
+            const [features, middle] = run(faces, [outputName, transferLayer]);
+            return [l2Normalize(flat(features, faces.shape[0])), flat(middle, faces.shape[0])] as [tf.Tensor2D, tf.Tensor2D];
+          })
+      : undefined,
+    dispose,
+  };
 }
