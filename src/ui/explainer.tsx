@@ -30,9 +30,9 @@ export function Explainer() {
         <li>Photos already online, photos other people post of you, and you in person are not protected.</li>
         <li>Someone may be able to tell that a photo was cloaked.</li>
         <li>
-          In our tests the cloak does not yet reach the protection we aim for: at medium strength about two in five
-          faces escaped the FaceNet-style recognizer it never saw (seven to nine in ten after the photo was blurred);
-          when we hid an ArcFace-style recognizer from it instead, about one in seven escaped that one.
+          In our tests the cloak does not yet reach the protection we aim for: at medium strength about seven in ten
+          faces escaped the FaceNet-style recognizer it never saw, but only about one in twenty escaped the
+          ArcFace-style one it never saw (about one in five after the photo was blurred).
         </li>
       </ul>
       <p>Everything runs on this device: Face Cloak itself sends nothing over the network.</p>

@@ -71,7 +71,7 @@ describe('popup (dist/chromium)', () => {
     assert.equal(await popup.getByTestId('site').textContent(), 'x.com');
     assert.match((await popup.getByTestId('site-state').textContent()) ?? '', /cloaked first/);
     assert.equal(await popup.getByRole('checkbox', { name: 'Protect photos I upload here' }).isChecked(), true);
-    for (const [name, pattern] of [['Low', /faint.*~6 s a face/], ['Medium', /~13 s a face/], ['High', /visible grain.*~13 s/]] as const) {
+    for (const [name, pattern] of [['Low', /faint.*~8 s a face/], ['Medium', /~16 s a face/], ['High', /visible grain.*~16 s/]] as const) {
       const radio = popup.getByRole('radio', { name, exact: true });
       // The cost line is the radio's accessible description, so a screen reader reads it with the choice.
       const description = await radio.evaluate((el) => document.getElementById(el.getAttribute('aria-describedby') ?? '')?.textContent);
