@@ -23,7 +23,7 @@ import {
 } from '../shared/settings.ts';
 import { onSettingsStored } from '../shared/settings-watch.ts';
 import { Explainer } from '../ui/explainer.tsx';
-import { ProtectionMatrix } from '../ui/protection-matrix.tsx';
+import { ProtectionMatrix, RECOGNIZER_NAMES } from '../ui/protection-matrix.tsx';
 import './popup.css';
 
 const STRENGTH_LABELS: Record<Strength, string> = { low: 'Low', mid: 'Medium', high: 'High' };
@@ -51,11 +51,7 @@ const MODEL_NAMES: Record<string, string> = {
   'faceapi-ssd': 'face detector',
   'faceapi-tiny-detector': 'face detector (second look)',
   'faceapi-landmarks68': 'landmarks',
-  'faceapi-resnet': 'face-api ResNet',
-  'human-faceres': 'FaceRes',
-  'human-faceres-deep': 'FaceRes-deep',
-  'human-mobileface': 'MobileFace',
-  'expo-mobilefacenet': 'MobileFaceNet',
+  ...RECOGNIZER_NAMES,
 };
 
 const SOURCE_LABELS: Record<RecentCloak['source'], string> = {

@@ -26,8 +26,8 @@ export interface ProtectionMatrixProps {
   explainerHref?: string;
 }
 
-/** Readable names of the recognizers, after their family (models/manifest.json ids). */
-const MODEL_NAMES: Record<string, string> = {
+/** Readable names of the recognizers, after their family (models/manifest.json ids); the popup lists them too. */
+export const RECOGNIZER_NAMES: Record<string, string> = {
   'faceapi-resnet': 'face-api ResNet',
   'human-faceres': 'FaceRes',
   'human-faceres-deep': 'FaceRes-deep',
@@ -38,7 +38,7 @@ const MODEL_NAMES: Record<string, string> = {
 /** "FaceNet-style (face-api ResNet)": the family without its parenthetical detail, then the model. */
 export function recognizerLabel(recognizer: Pick<EstimateRecognizer, 'id' | 'family'>): string {
   const family = recognizer.family.replace(/\s*\(.*\)\s*$/, '').trim() || 'Recognizer';
-  return `${family} (${MODEL_NAMES[recognizer.id] ?? recognizer.id})`;
+  return `${family} (${RECOGNIZER_NAMES[recognizer.id] ?? recognizer.id})`;
 }
 
 /** A share 0..1 as a whole percent, "n/a" for null. */

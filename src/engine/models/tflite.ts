@@ -241,23 +241,28 @@ export function loadTfliteGraph(bytes: Uint8Array, options: TfliteLoadOptions = 
   // Build every constant (and its layout change) once, now, outside any tidy, so `execute` (always called inside
   // one) only reads them: a constant first made inside the caller's tidy would be disposed with its results.
   const weightsOf = new Map<TfliteOperator, { filter: tf.Tensor4D; bias?: tf.Tensor1D }>();
-  for (const operator of model.operators) {
-    if (operator.op !== 'CONV_2D' && operator.op !== 'DEPTHWISE_CONV_2D') continue;
-    const [, filterIndex, biasIndex] = operator.inputs;
-    const filter =
-      operator.op === 'CONV_2D'
-        ? // TFLite OHWI -> tfjs HWIO.
-          constant(filterIndex, (f) => tf.transpose(f, [1, 2, 3, 0]))
-        : // TFLite [1, H, W, C x multiplier] -> tfjs [H, W, C, multiplier]; parseTflite refuses multipliers other than 1.
-          constant(filterIndex, (f) => tf.reshape(f, [f.shape[1]!, f.shape[2]!, f.shape[3]!, 1]));
-    const bias = biasIndex !== undefined && biasIndex >= 0 ? (constant(biasIndex) as tf.Tensor1D) : undefined;
-    weightsOf.set(operator, { filter: filter as tf.Tensor4D, bias });
-  }
-  // The other operators' constant inputs (PReLU slopes, added or multiplied constants); a reshape's stored shape is
-  // not used (see RESHAPE below).
-  for (const operator of model.operators) {
-    if (operator.op === 'CONV_2D' || operator.op === 'DEPTHWISE_CONV_2D' || operator.op === 'RESHAPE') continue;
-    for (const input of operator.inputs) if (model.tensors[input].data) constant(input);
+  try {
+    for (const operator of model.operators) {
+      if (operator.op !== 'CONV_2D' && operator.op !== 'DEPTHWISE_CONV_2D') continue;
+      const [, filterIndex, biasIndex] = operator.inputs;
+      const filter =
+        operator.op === 'CONV_2D'
+          ? // TFLite OHWI -> tfjs HWIO.
+            constant(filterIndex, (f) => tf.transpose(f, [1, 2, 3, 0]))
+          : // TFLite [1, H, W, C x multiplier] -> tfjs [H, W, C, multiplier]; parseTflite refuses multipliers other than 1.
+            constant(filterIndex, (f) => tf.reshape(f, [f.shape[1]!, f.shape[2]!, f.shape[3]!, 1]));
+      const bias = biasIndex !== undefined && biasIndex >= 0 ? (constant(biasIndex) as tf.Tensor1D) : undefined;
+      weightsOf.set(operator, { filter: filter as tf.Tensor4D, bias });
+    }
+    // The other operators' constant inputs (PReLU slopes, added or multiplied constants); a reshape's stored shape is
+    // not used (see RESHAPE below).
+    for (const operator of model.operators) {
+      if (operator.op === 'CONV_2D' || operator.op === 'DEPTHWISE_CONV_2D' || operator.op === 'RESHAPE') continue;
+      for (const input of operator.inputs) if (model.tensors[input].data) constant(input);
+    }
+  } catch (error) {
+    tf.dispose([...constants.values()]);
+    throw error;
   }
   return {
     model,

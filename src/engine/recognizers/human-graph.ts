@@ -23,7 +23,6 @@ export async function loadHumanGraphRecognizer(
   read: ModelFileReader,
   entry: ModelEntry = modelEntry(id),
 ): Promise<Recognizer> {
-  if (!entry.embedding) throw new Error(`${id}: manifest has no embedding output`);
   const model = await loadUnfusedGraphModel(entry, read);
   const inputName = model.inputs[0].name;
   const toInput = preprocess[entry.input.channels];

@@ -31,7 +31,7 @@ export interface Recognizer {
  * A recognizer over a model that computes named tensors from the face crops (a TF graph, a TFLite file):
  * `run(faces, names)` returns those tensors in order, with the model's own preprocessing applied. The embedding is
  * the manifest's `embedding.output` flattened and L2-normalised; the transfer layer, when the manifest names one,
- * comes from the same execution.
+ * comes from the same execution. Takes ownership of the model: `dispose` frees it, also when this throws.
  */
 export function recognizerFromOutputs(
   id: RecognizerId,
@@ -39,7 +39,10 @@ export function recognizerFromOutputs(
   run: (faces: tf.Tensor4D, outputs: string[]) => tf.Tensor[],
   dispose: () => void,
 ): Recognizer {
-  if (!entry.embedding) throw new Error(`${id}: manifest has no embedding output`);
+  if (!entry.embedding) {
+    dispose();
+    throw new Error(`${id}: manifest has no embedding output`);
+  }
   const outputName = entry.embedding.output;
   const transferLayer = entry.transferLayer;
   const flat = (t: tf.Tensor, n: number) => tf.reshape(t, [n, -1]) as tf.Tensor2D;
