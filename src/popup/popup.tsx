@@ -48,6 +48,8 @@ const BACKEND_NAMES: Record<string, string> = {
 };
 
 const MODEL_NAMES: Record<string, string> = {
+  'human-blazeface-front': 'quick face check (close)',
+  'human-blazeface-back': 'quick face check (distant)',
   'faceapi-ssd': 'face detector',
   'faceapi-tiny-detector': 'face detector (second look)',
   'faceapi-landmarks68': 'landmarks',

@@ -4,7 +4,7 @@
  * benchmark and (later) the CLI; it has no extension API in it.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { DetectOptions } from '../detect/detector.ts';
+import { type DetectOptions, detectorModels } from '../detect/detector.ts';
 import type { Box, RecognizerId } from '../faces/types.ts';
 import type { RgbImage } from '../image/types.ts';
 import type { ModelFileReader } from '../models/manifest.ts';
@@ -128,7 +128,7 @@ export async function createCloakEngine(read: ModelFileReader, options: CloakEng
   let heldOutLoaded: Recognizer[] = [];
   return {
     ensemble: options.ensemble,
-    loadedModels: () => ['faceapi-ssd', 'faceapi-tiny-detector', 'faceapi-landmarks68', ...ensemble.map((r) => r.id), ...heldOutLoaded.map((r) => r.id)],
+    loadedModels: () => [...detectorModels, ...ensemble.map((r) => r.id), ...heldOutLoaded.map((r) => r.id)],
     async estimateProtection(original, cloaked) {
       heldOut ??= loadRecognizers(recognizerIds.filter((id) => !options.ensemble.includes(id)), read);
       heldOutLoaded = await heldOut;
@@ -152,7 +152,8 @@ export async function createCloakEngine(read: ModelFileReader, options: CloakEng
       const started = performance.now();
       const settings = { ...strengthSettings[cloakOptions.strength ?? 'mid'], ...cloakOptions.budget };
       const decoy = cloakOptions.mode === 'targeted' ? decoyEmbeddings(cloakOptions.decoy, ensemble) : undefined;
-      const found = await detector.detect(image, options.detect);
+      // A face-free photo is answered by the quick presence check; the measuring side keeps the full cascade.
+      const found = await detector.detect(image, { quickNoFace: true, ...options.detect });
       const detectMs = performance.now() - started;
       const faces = found.filter((face) => face.box.width >= minFaceWidth);
       const output: RgbImage = { width: image.width, height: image.height, data: image.data.slice() };

@@ -2,7 +2,8 @@
  * Face detection and 68-point landmarks with face-api's SSD MobileNet v1 and landmark net (detection is not
  * differentiated: the attack re-uses the landmarks of the clean photo, the measuring side re-detects from scratch).
  * When SSD finds nothing, face-api's Tiny Face Detector looks again (`retries`): a missed face is a face uploaded
- * uncloaked, and Tiny finds faces SSD misses, at a quarter of its time.
+ * uncloaked, and Tiny finds faces SSD misses, at a quarter of its time. With `quickNoFace` a BlazeFace check
+ * (face-presence.ts) goes first, so a photo without a face costs ~50 ms instead of ~850 ms.
  *
  * The engine imports face-api's node-wasm build, which shares `@tensorflow/tfjs` with us in Node; build.mjs aliases
  * the same path to face-api's esm-nobundle build in the browser, so there is one tfjs instance everywhere.
@@ -13,6 +14,7 @@ import type { DetectedFace } from '../faces/types.ts';
 import { cropRgb, shrinkRgb } from '../image/pixels.ts';
 import type { RgbImage } from '../image/types.ts';
 import { loadFaceApiWeights } from '../models/load.ts';
+import { createFacePresence } from './face-presence.ts';
 import { type ModelFileReader, modelEntry } from '../models/manifest.ts';
 
 export interface DetectOptions {
@@ -20,11 +22,30 @@ export interface DetectOptions {
   minConfidence?: number;
   /** Most faces returned, largest first. */
   maxFaces?: number;
+  /**
+   * Ask the face-presence check (face-presence.ts, ~50 ms) first and return no face, without SSD and the Tiny
+   * retries, when it scores the photo below `presenceThreshold`. For the cloak, where a face-free photo should pass
+   * at once. Off by default: the measuring side (benchmark, popup estimate) re-detects with the full cascade, since a
+   * cloaked face the check missed would count there as protected.
+   */
+  quickNoFace?: boolean;
+}
+
+/** Ids (models/manifest.json) of the models a detector loads. */
+export const detectorModels = ['human-blazeface-front', 'human-blazeface-back', 'faceapi-ssd', 'faceapi-tiny-detector', 'faceapi-landmarks68'];
+
+export interface FacePresenceCheck {
+  /** False: the photo is taken as face-free (what `quickNoFace` then returns without the full cascade). */
+  likely: boolean;
+  /** The BlazeFace score (face-presence.ts). */
+  presenceScore: number;
 }
 
 export interface FaceDetector {
   /** Every face in the photo, largest first; an empty array when there is none. */
   detect(image: RgbImage, options?: DetectOptions): Promise<DetectedFace[]>;
+  /** The quick check `quickNoFace` runs first (~150 ms on a face-free photo, 2 cores, wasm). */
+  faceLikely(image: RgbImage): Promise<FacePresenceCheck>;
   dispose(): void;
 }
 
@@ -34,7 +55,20 @@ type FaceApiWeights = Parameters<faceapi.SsdMobilenetv1['loadFromWeightMap']>[0]
 type FaceApiTensor = Parameters<typeof faceapi.extractFaceTensors>[0];
 const asFaceApi = <T>(value: unknown) => value as T;
 
-const defaults: Required<DetectOptions> = { minConfidence: 0.5, maxFaces: 50 };
+const defaults: Required<DetectOptions> = { minConfidence: 0.5, maxFaces: 50, quickNoFace: false };
+
+/**
+ * The quick check behind `quickNoFace`: a photo counts as face-free when BlazeFace (face-presence.ts, ~45 ms) scores
+ * it below `presenceThreshold` and one Tiny pass (416 px, ~110 ms) finds nothing at `quickTinyThreshold`. Chosen with
+ * bench/detection (2026-12-06; 157 fixture photos, a tight crop of each largest face, a strip beside the faces,
+ * face-api's six group photos as they are and shrunk to 1/3 and 1/6 in a frame of the same size: 441 samples, 294 of
+ * them with a face the full cascade finds). BlazeFace alone at 0.5 missed one face the cascade finds only in its Tiny
+ * retry (a film still, BlazeFace 0.43, Tiny 0.61); with the Tiny pass at 0.3 and BlazeFace at 0.4 every one of the
+ * 294 clears a threshold by 0.15 or more, and a third of the face-free strips beside faces (hands, hair, clothes:
+ * hard cases) still go on to the full cascade, which costs time, never a face.
+ */
+export const presenceThreshold = 0.4;
+export const quickTinyThreshold = 0.3;
 
 /**
  * Longest side the detectors look at. SSD sees 512 px and Tiny at most 416 whatever it is given, so a larger photo is
@@ -67,6 +101,12 @@ export async function createFaceDetector(read: ModelFileReader): Promise<FaceDet
   ssd.loadFromWeightMap(asFaceApi<FaceApiWeights>(await loadFaceApiWeights(modelEntry('faceapi-ssd'), read)));
   tiny.loadFromWeightMap(asFaceApi<FaceApiWeights>(await loadFaceApiWeights(modelEntry('faceapi-tiny-detector'), read)));
   landmarkNet.loadFromWeightMap(asFaceApi<FaceApiWeights>(await loadFaceApiWeights(modelEntry('faceapi-landmarks68'), read)));
+  const presence = await createFacePresence(read).catch((error: unknown) => {
+    ssd.dispose();
+    tiny.dispose();
+    landmarkNet.dispose();
+    throw error;
+  });
 
   /**
    * Faces `locate` finds on `view` (the photo shrunk by `factor`, maybe padded by `pad` view pixels), each with
@@ -99,15 +139,39 @@ export async function createFaceDetector(read: ModelFileReader): Promise<FaceDet
     return found;
   }
 
+  /** The detectors' view of `image`: shrunk to at most `maxDetectionSide` by `factor`. */
+  function viewOf(image: RgbImage): { view: tf.Tensor3D; factor: number } {
+    const factor = Math.max(1, Math.ceil(Math.max(image.width, image.height) / maxDetectionSide));
+    const shrunk = shrinkRgb(image, factor);
+    return { view: tf.tensor3d(shrunk.data, [shrunk.height, shrunk.width, 3], 'int32'), factor };
+  }
+
+  /** The quick check on the detectors' view: BlazeFace's score, then (below its threshold) one low-threshold Tiny pass. */
+  async function checkPresence(view: tf.Tensor3D): Promise<FacePresenceCheck> {
+    const presenceScore = await presence.score(view);
+    if (presenceScore >= presenceThreshold) return { likely: true, presenceScore };
+    const tinyOptions = new faceapi.TinyFaceDetectorOptions({ inputSize: 416, scoreThreshold: quickTinyThreshold });
+    const found = await tiny.locateFaces(asFaceApi<FaceApiTensor>(view), tinyOptions);
+    return { likely: found.length > 0, presenceScore };
+  }
+
   return {
+    async faceLikely(image) {
+      const { view } = viewOf(image);
+      try {
+        return await checkPresence(view);
+      } finally {
+        view.dispose();
+      }
+    },
     async detect(image, options = {}) {
       const settings = { ...defaults, ...options };
-      const factor = Math.max(1, Math.ceil(Math.max(image.width, image.height) / maxDetectionSide));
-      const shrunk = shrinkRgb(image, factor);
-      const view = tf.tensor3d(shrunk.data, [shrunk.height, shrunk.width, 3], 'int32');
+      const { view, factor } = viewOf(image);
+      const [height, width] = view.shape;
       let padded: tf.Tensor3D | null = null;
-      const pad = Math.round(Math.max(shrunk.width, shrunk.height) * retryPadding);
+      const pad = Math.round(Math.max(width, height) * retryPadding);
       try {
+        if (settings.quickNoFace && !(await checkPresence(view)).likely) return [];
         const ssdOptions = new faceapi.SsdMobilenetv1Options({ minConfidence: settings.minConfidence, maxResults: settings.maxFaces });
         let faces = await detectOn(image, view, factor, 0, (input) => ssd.locateFaces(input, ssdOptions));
         for (const retry of retries) {
@@ -129,6 +193,7 @@ export async function createFaceDetector(read: ModelFileReader): Promise<FaceDet
       ssd.dispose();
       tiny.dispose();
       landmarkNet.dispose();
+      presence.dispose();
     },
   };
 }

@@ -5,9 +5,10 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
+import * as faceapi from '@vladmandic/face-api/dist/face-api.node-wasm.js';
 import sharp from 'sharp';
 import { useBackend } from '../../../src/engine/backends/backends.ts';
-import { type FaceDetector, createFaceDetector } from '../../../src/engine/detect/detector.ts';
+import { type FaceDetector, createFaceDetector, presenceThreshold } from '../../../src/engine/detect/detector.ts';
 import { decodeImageNode } from '../../../src/engine/image/decode-node.ts';
 import { cropRgb } from '../../../src/engine/image/pixels.ts';
 import type { RgbImage } from '../../../src/engine/image/types.ts';
@@ -142,4 +143,62 @@ test('a photo with 20 faces returns all 20 (or the maxFaces cap), and tensors st
   const capped = await detector.detect(photo, { maxFaces: 5 });
   assert.equal(capped.length, 5);
   assert.equal(tf.memory().numTensors, tensorsBefore);
+});
+
+test('quickNoFace: the presence check alone answers a face-free photo; photos with faces get the full cascade', async () => {
+  const width = 800;
+  const height = 600;
+  const scene = await sharp({ create: { width, height, channels: 3, background: { r: 90, g: 140, b: 60 } } })
+    .composite([{ input: Buffer.from(`<svg width="${width}" height="${height}"><circle cx="620" cy="120" r="60" fill="#fff4c2"/><rect x="100" y="420" width="600" height="120" fill="#804020"/></svg>`) }])
+    .jpeg()
+    .toBuffer();
+  const faceFree = await decodeImageNode(new Uint8Array(scene));
+  // Count the passes of face-api's detectors (the same module instance the detector uses).
+  const passes = { ssd: 0, tiny: 0 };
+  const ssdLocate = faceapi.SsdMobilenetv1.prototype.locateFaces;
+  const tinyLocate = faceapi.TinyFaceDetector.prototype.locateFaces;
+  faceapi.SsdMobilenetv1.prototype.locateFaces = function (...args) {
+    passes.ssd++;
+    return ssdLocate.apply(this, args);
+  };
+  faceapi.TinyFaceDetector.prototype.locateFaces = function (...args) {
+    passes.tiny++;
+    return tinyLocate.apply(this, args);
+  };
+  try {
+    assert.deepEqual(await detector.detect(faceFree), []);
+    assert.deepEqual(passes, { ssd: 1, tiny: 3 });
+    assert.deepEqual(await detector.detect(faceFree, { quickNoFace: true }), []);
+    // No SSD pass and no retries: at most the quick check's one Tiny pass.
+    assert.equal(passes.ssd, 1, 'the quick path ran SSD');
+    assert.ok(passes.tiny <= 4, `the quick path ran ${passes.tiny - 3} Tiny passes`);
+  } finally {
+    faceapi.SsdMobilenetv1.prototype.locateFaces = ssdLocate;
+    faceapi.TinyFaceDetector.prototype.locateFaces = tinyLocate;
+  }
+
+  // With faces, the quick path returns what the cascade returns: a group photo, and a face that fills the frame
+  // (found only by the padded Tiny retry).
+  const { image } = await demoPhoto('sample1.jpg');
+  const faces = await detector.detect(image);
+  assert.deepEqual((await detector.detect(image, { quickNoFace: true })).map((f) => f.box), faces.map((f) => f.box));
+  const [face] = faces;
+  const tight = cropRgb(image, {
+    x: Math.round(face.box.x + face.box.width * 0.05),
+    y: Math.round(face.box.y + face.box.height * 0.05),
+    width: Math.round(face.box.width * 0.9),
+    height: Math.round(face.box.height * 0.9),
+  });
+  assert.equal((await detector.detect(tight, { quickNoFace: true })).length, 1);
+  const checks = { faceFree: await detector.faceLikely(faceFree), group: await detector.faceLikely(image), tight: await detector.faceLikely(tight) };
+  assert.equal(checks.faceFree.likely, false);
+  assert.ok(checks.faceFree.presenceScore < presenceThreshold, `face-free scene scores ${checks.faceFree.presenceScore}`);
+  for (const check of [checks.group, checks.tight]) {
+    assert.equal(check.likely, true);
+    assert.ok(check.presenceScore >= presenceThreshold, `a face scores ${check.presenceScore}`);
+  }
+  const tensors = tf.memory().numTensors;
+  await detector.detect(faceFree, { quickNoFace: true });
+  await detector.detect(image, { quickNoFace: true });
+  assert.equal(tf.memory().numTensors, tensors);
 });
