@@ -198,7 +198,7 @@ const inertUrls = [
   [/^https:\/\/www\.shadertoy\.com\/view\/4djSRW$/, 'tfjs WebGL shader comment (hash function credit)'],
   [/^https:\/\/arxiv\.org\/abs\/1706\.02515$/, 'tfjs comment (SELU paper)'],
   [/^https:\/\/en\.wikipedia\.org\/wiki\/IEEE_754/, 'tfjs comment (NaN encoding)'],
-  [/^https:\/\/github\.com\/(HSE-asavchenko|vladmandic|becauseofAI)(\/|$)/, 'author metadata in human-models graph JSON'],
+  [/^https:\/\/github\.com\/(HSE-asavchenko|vladmandic|becauseofAI|google\/mediapipe)(\/|$)/, 'author and source metadata in human-models graph JSON'],
 ];
 
 function auditRemoteUrls(out) {
