@@ -86,6 +86,9 @@ export interface StrengthSetting {
  * Re-tested at mid's floor (3 splits): 32 steps, a second middle layer per model, epsilon 20 or 24 and flat skin at
  * 0.35 all left the held-out mean cosine where it was (0.949-0.956 against 0.952); only more colour (a 0.75 cap, or
  * colour following texture) evaded 3-4 more photos of 22, and it brought the green/pink mottling back.
+ * With MobileFaceNet in the ensemble (2026-12-06), also without gain on either held-out judge (3 splits): dropout of
+ * MobileFaceNet's feature maps (DFANet, p 0.1), FIA's importance-weighted feature term (8 thinned copies), its
+ * transfer layer at 28x28, the end of 14x14 or 7x7, and feature weights 3 or 30 (3 is clearly worse).
  */
 export const strengthSettings: Record<Strength, StrengthSetting> = {
   low: { epsilon: 10, flatShare: 0.5, coarseness: 2, steps: 12, minFaceSsim: 0.95, featureWeight: 10, ssimWeight: 1, chromaShare: 0.5 },
