@@ -36,7 +36,7 @@ import {
  * the mirror ensembles (bench/protection/cloakers.ts), so every recognizer is measured held out in some ensemble.
  * MobileFaceNet does most of the work: alone it evades the held-out judges about as well as the three together (3
  * splits, 2026-12-06), and the FaceRes pair alone far less; the pair keeps the ensemble at three models of different
- * architecture and training, as the engine issue asks, at about a third of the step time.
+ * architecture and training, as the engine issue asks.
  */
 export const productEnsemble: readonly RecognizerId[] = ['human-faceres', 'human-faceres-deep', 'expo-mobilefacenet'];
 
