@@ -11,6 +11,7 @@ import { useBackend } from '../../../src/engine/backends/backends.ts';
 import { type FaceDetector, createFaceDetector, presenceThreshold } from '../../../src/engine/detect/detector.ts';
 import { decodeImageNode } from '../../../src/engine/image/decode-node.ts';
 import { cropRgb } from '../../../src/engine/image/pixels.ts';
+import type { Box } from '../../../src/engine/faces/types.ts';
 import type { RgbImage } from '../../../src/engine/image/types.ts';
 import { readModelFileNode } from '../../../src/engine/models/read-node.ts';
 import { demoPhoto, sharedFacesDir } from '../../support/photos.ts';
@@ -22,6 +23,15 @@ before(async () => {
   detector = await createFaceDetector(readModelFileNode);
 });
 after(() => detector.dispose());
+
+/** The middle 90 % of a face box: the face fills the frame, as in a close-up. */
+const tightCrop = (image: RgbImage, box: Box) =>
+  cropRgb(image, {
+    x: Math.round(box.x + box.width * 0.05),
+    y: Math.round(box.y + box.height * 0.05),
+    width: Math.round(box.width * 0.9),
+    height: Math.round(box.height * 0.9),
+  });
 
 const inside = (image: RgbImage, p: { x: number; y: number }) => p.x >= 0 && p.y >= 0 && p.x < image.width && p.y < image.height;
 
@@ -59,12 +69,7 @@ test('a photo without a face gives an empty list, not an error', async () => {
 test('a face that fills the whole frame is still found (the retries)', async () => {
   const { image } = await demoPhoto('sample1.jpg');
   const [face] = await detector.detect(image);
-  const tight = cropRgb(image, {
-    x: Math.round(face.box.x + face.box.width * 0.05),
-    y: Math.round(face.box.y + face.box.height * 0.05),
-    width: Math.round(face.box.width * 0.9),
-    height: Math.round(face.box.height * 0.9),
-  });
+  const tight = tightCrop(image, face.box);
   const found = await detector.detect(tight);
   assert.equal(found.length, 1);
 });
@@ -178,17 +183,12 @@ test('quickNoFace: the presence check alone answers a face-free photo; photos wi
   }
 
   // With faces, the quick path returns what the cascade returns: a group photo, and a face that fills the frame
-  // (found only by the padded Tiny retry).
+  // (found by the retries).
   const { image } = await demoPhoto('sample1.jpg');
   const faces = await detector.detect(image);
   assert.deepEqual((await detector.detect(image, { quickNoFace: true })).map((f) => f.box), faces.map((f) => f.box));
   const [face] = faces;
-  const tight = cropRgb(image, {
-    x: Math.round(face.box.x + face.box.width * 0.05),
-    y: Math.round(face.box.y + face.box.height * 0.05),
-    width: Math.round(face.box.width * 0.9),
-    height: Math.round(face.box.height * 0.9),
-  });
+  const tight = tightCrop(image, face.box);
   assert.equal((await detector.detect(tight, { quickNoFace: true })).length, 1);
   const checks = { faceFree: await detector.faceLikely(faceFree), group: await detector.faceLikely(image), tight: await detector.faceLikely(tight) };
   assert.equal(checks.faceFree.likely, false);
