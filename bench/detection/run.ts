@@ -21,7 +21,7 @@ import { decodeImageNode } from '../../src/engine/image/decode-node.ts';
 import { cropRgb } from '../../src/engine/image/pixels.ts';
 import type { RgbImage } from '../../src/engine/image/types.ts';
 import { readModelFileNode } from '../../src/engine/models/read-node.ts';
-import { faceApiDemoDir } from '../../test/support/photos.ts';
+import { faceApiDemoDir, tightCrop } from '../../test/support/photos.ts';
 import { defaultFacesDir, loadFixtures, readPhoto } from '../lib/fixtures.ts';
 import { median } from '../lib/stats.ts';
 import { formatTable, num } from '../lib/table.ts';
@@ -50,16 +50,7 @@ for (const photo of fixtures.photos.slice(0, args['limit-photos'] ? Number(args[
   const boxes = (await detector.detect(image)).map((face) => face.box);
   if (boxes.length === 0) continue;
   const [largest] = boxes;
-  samples.push({
-    set: 'tight crop',
-    name: photo.id,
-    image: cropRgb(image, {
-      x: Math.round(largest.x + largest.width * 0.05),
-      y: Math.round(largest.y + largest.height * 0.05),
-      width: Math.round(largest.width * 0.9),
-      height: Math.round(largest.height * 0.9),
-    }),
-  });
+  samples.push({ set: 'tight crop', name: photo.id, image: tightCrop(image, largest) });
   // The largest full-height or full-width strip that keeps clear of every face box grown by half its size.
   const x0 = Math.max(0, Math.min(...boxes.map((b) => b.x - b.width * 0.5)));
   const x1 = Math.min(image.width, Math.max(...boxes.map((b) => b.x + b.width * 1.5)));

@@ -4,7 +4,9 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { decodeImageNode } from '../../src/engine/image/decode-node.ts';
-import type { DecodedImage } from '../../src/engine/image/types.ts';
+import type { Box } from '../../src/engine/faces/types.ts';
+import { cropRgb } from '../../src/engine/image/pixels.ts';
+import type { DecodedImage, RgbImage } from '../../src/engine/image/types.ts';
 
 const require = createRequire(import.meta.url);
 
@@ -17,4 +19,14 @@ export const sharedFacesDir = join(dirname(fileURLToPath(import.meta.url)), '..'
 export async function demoPhoto(name = 'sample1.jpg'): Promise<{ bytes: Uint8Array; image: DecodedImage }> {
   const bytes = new Uint8Array(await readFile(join(faceApiDemoDir, name)));
   return { bytes, image: await decodeImageNode(bytes) };
+}
+
+/** The middle 90 % of a face box: the face fills the frame, as in a close-up (the detector's hard case). */
+export function tightCrop(image: RgbImage, box: Box): RgbImage {
+  return cropRgb(image, {
+    x: Math.round(box.x + box.width * 0.05),
+    y: Math.round(box.y + box.height * 0.05),
+    width: Math.round(box.width * 0.9),
+    height: Math.round(box.height * 0.9),
+  });
 }

@@ -11,10 +11,9 @@ import { useBackend } from '../../../src/engine/backends/backends.ts';
 import { type FaceDetector, createFaceDetector, presenceThreshold } from '../../../src/engine/detect/detector.ts';
 import { decodeImageNode } from '../../../src/engine/image/decode-node.ts';
 import { cropRgb } from '../../../src/engine/image/pixels.ts';
-import type { Box } from '../../../src/engine/faces/types.ts';
 import type { RgbImage } from '../../../src/engine/image/types.ts';
 import { readModelFileNode } from '../../../src/engine/models/read-node.ts';
-import { demoPhoto, sharedFacesDir } from '../../support/photos.ts';
+import { demoPhoto, sharedFacesDir, tightCrop } from '../../support/photos.ts';
 
 let detector: FaceDetector;
 
@@ -23,15 +22,6 @@ before(async () => {
   detector = await createFaceDetector(readModelFileNode);
 });
 after(() => detector.dispose());
-
-/** The middle 90 % of a face box: the face fills the frame, as in a close-up. */
-const tightCrop = (image: RgbImage, box: Box) =>
-  cropRgb(image, {
-    x: Math.round(box.x + box.width * 0.05),
-    y: Math.round(box.y + box.height * 0.05),
-    width: Math.round(box.width * 0.9),
-    height: Math.round(box.height * 0.9),
-  });
 
 const inside = (image: RgbImage, p: { x: number; y: number }) => p.x >= 0 && p.y >= 0 && p.x < image.width && p.y < image.height;
 
