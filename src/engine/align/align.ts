@@ -158,6 +158,35 @@ export function warpFace(photo: tf.Tensor3D, alignment: FaceAlignment): tf.Tenso
 }
 
 /**
+ * Samples `source` [H, W, 3] bilinearly at the points (xs[t], ys[t]) (pixel centres at integers): [points, 3], 0 where
+ * a point falls outside the source. Differentiable with respect to `source`; synchronous: call inside tf.tidy.
+ */
+export function sampleOrZero(source: tf.Tensor3D, xs: Float32Array, ys: Float32Array): tf.Tensor2D {
+  const [height, width] = source.shape;
+  const indices = new Int32Array(xs.length * 4);
+  const weights = new Float32Array(xs.length * 4);
+  for (let t = 0; t < xs.length; t++) {
+    const fx = Math.floor(xs[t]);
+    const fy = Math.floor(ys[t]);
+    const wx = xs[t] - fx;
+    const wy = ys[t] - fy;
+    const corners = [
+      [fx, fy, (1 - wx) * (1 - wy)],
+      [fx + 1, fy, wx * (1 - wy)],
+      [fx, fy + 1, (1 - wx) * wy],
+      [fx + 1, fy + 1, wx * wy],
+    ];
+    corners.forEach(([x, y, w], k) => {
+      if (x >= 0 && x < width && y >= 0 && y < height) {
+        indices[t * 4 + k] = y * width + x;
+        weights[t * 4 + k] = w;
+      }
+    });
+  }
+  return bilinearSample(source, indices, weights, height * width);
+}
+
+/**
  * out[t] = sum_k weights[4t+k] * region[indices[4t+k]] for every crop pixel t, with a hand-written gradient.
  *
  * The automatic gradient of `gather` is UnsortedSegmentSum, which tfjs's cpu and webgl backends compute by comparing

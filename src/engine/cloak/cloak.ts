@@ -31,8 +31,8 @@
  *   photo), keeping the best of the last iterates by the loss without transformation.
  */
 import * as tf from '@tensorflow/tfjs';
-import { alignmentFor, warpFaces, type FaceAlignment } from '../align/align.ts';
-import type { Box, DetectedFace, RecognizerId } from '../faces/types.ts';
+import { alignmentFor, applySimilarity, sampleOrZero, warpFaces, type FaceAlignment } from '../align/align.ts';
+import type { Box, DetectedFace, Point, RecognizerId } from '../faces/types.ts';
 import { clampBox, gaussianKernel, SSIM_SIGMA, SSIM_WINDOW, ssimGray, type GrayImage } from '../image/quality.ts';
 import type { RgbImage } from '../image/types.ts';
 import type { Recognizer } from '../recognizers/recognizer.ts';
@@ -70,6 +70,8 @@ export interface StrengthSetting {
   chromaShare?: number;
   /** Targeted mode only: weight of the pull toward the decoy against the push away from the clean face (default 1). */
   decoyWeight?: number;
+  /** Steps when the cloak starts from a personal mask (personal-mask.ts) instead of noise; `steps` when absent. */
+  maskSteps?: number;
 }
 
 /**
@@ -124,6 +126,8 @@ export interface FaceCloakOptions {
   decoy?: readonly Float32Array[];
   /** Weight of the pull toward the decoy against the push away from the clean face; default 1. */
   decoyWeight?: number;
+  /** Start from this pattern (a personal mask) instead of small random noise; see MaskPattern. */
+  start?: MaskPattern;
   sampleTransform?: TransformSampler;
   signal?: AbortSignal;
   onStep?: (step: number) => void;
@@ -155,7 +159,7 @@ export interface FaceCloakResult {
  * -0.17 while optimising, 0.24-0.37 after writing the file and re-detecting), so every step jitters each alignment:
  * shift up to 3 % of the crop, scale +-5 %, rotation +-4 degrees.
  */
-function jitter(alignment: FaceAlignment, random: () => number): FaceAlignment {
+export function jitter(alignment: FaceAlignment, random: () => number): FaceAlignment {
   const { size, photoToCrop: m } = alignment;
   const angle = ((random() * 2 - 1) * 4 * Math.PI) / 180;
   const scale = 1 + (random() * 2 - 1) * 0.05;
@@ -242,7 +246,7 @@ function textureBudget(clean: tf.Tensor4D, epsilon: number, flatShare: number): 
 }
 
 /** Clips each channel's difference from the pixel's mean change to +-cap ([1, H, W, 1]); the mean is kept. */
-function limitColour(delta: tf.Tensor4D, cap: tf.Tensor4D): tf.Tensor4D {
+export function limitColour(delta: tf.Tensor4D, cap: tf.Tensor4D): tf.Tensor4D {
   const grey = tf.mean(delta, -1, true);
   const colour = tf.sub(delta, grey);
   return tf.add(grey, tf.minimum(tf.maximum(colour, tf.neg(cap)), cap)) as tf.Tensor4D;
@@ -259,7 +263,7 @@ export function familyGroups(ensemble: readonly Recognizer[]): number[][] {
 }
 
 /** Cosine at which a recognizer's 1 %-FAR threshold lies; 0.5 for a model the zoo has not measured. */
-function thresholdOf(r: Recognizer): number {
+export function thresholdOf(r: Recognizer): number {
   return r.entry.thresholdAt1PctFar ?? 0.5;
 }
 
@@ -303,16 +307,63 @@ export function ssimLuma(a: tf.Tensor4D, b: tf.Tensor4D, kernels: [tf.Tensor4D, 
   return tf.mean(tf.div(numerator, denominator)) as tf.Scalar;
 }
 
+/** The budget and loss settings of one face's problem: FaceCloakOptions without the run's own settings. */
+export type FaceProblemOptions = Omit<FaceCloakOptions, 'steps' | 'seed' | 'sampleTransform' | 'signal' | 'onStep' | 'start'>;
+
 /**
- * Cloaks one face of `image` in place (its region's pixels are rewritten) against `ensemble`.
- * Tensors: everything allocated here is disposed before returning, on every path.
+ * One face's optimisation problem: the region the perturbation may change, the working resolution and the coarser grid
+ * the perturbation lives on, the per-pixel budget, and each member's loss. cloakFace optimises a perturbation of this
+ * face alone; learnPersonalMask (personal-mask.ts) optimises one pattern shared by several faces of the same person.
  */
-export async function cloakFace(
-  image: RgbImage,
-  face: DetectedFace,
-  ensemble: readonly Recognizer[],
-  options: FaceCloakOptions,
-): Promise<FaceCloakResult> {
+export interface FaceProblem {
+  region: { x: number; y: number; width: number; height: number };
+  /** Working resolution (the region scaled so the face is at most maxWorkingFaceWidth wide) and the perturbation's grid. */
+  work: { width: number; height: number };
+  grid: { width: number; height: number };
+  /** The face's 68 landmarks in working-resolution pixels (pixel centres at integers). */
+  landmarks: Point[];
+  alignments: FaceAlignment[];
+  groups: number[][];
+  /** The per-pixel L-inf budget on the grid, [1, gridH, gridW, 1]. */
+  budget: tf.Tensor4D;
+  /** Colour cap on the grid ([1, gridH, gridW, 1]), null when colour is bounded by the budget alone. */
+  chromaCap: tf.Tensor4D | null;
+  /** The clean region at working resolution with the grid perturbation `d` added under the feathered mask. */
+  perturbed(d: tf.Tensor4D): tf.Tensor4D;
+  /** The loss member `i`'s gradient follows on the (transformed) working-resolution face `x` seen through `placed`. */
+  lossOf(x: tf.Tensor4D, i: number, placed: FaceAlignment): tf.Scalar;
+  dispose(): void;
+}
+
+/** Grid cells' centres in working-resolution pixels (the grid is upscaled bilinearly, half-pixel centres). */
+export function gridCentres(grid: { width: number; height: number }, work: { width: number; height: number }): { xs: Float32Array; ys: Float32Array } {
+  const xs = new Float32Array(grid.width * grid.height);
+  const ys = new Float32Array(grid.width * grid.height);
+  for (let gy = 0; gy < grid.height; gy++) {
+    for (let gx = 0; gx < grid.width; gx++) {
+      xs[gy * grid.width + gx] = ((gx + 0.5) * work.width) / grid.width - 0.5;
+      ys[gy * grid.width + gx] = ((gy + 0.5) * work.height) / grid.height - 0.5;
+    }
+  }
+  return { xs, ys };
+}
+
+const unit = (v: tf.Tensor2D) => tf.div(v, tf.add(tf.norm(v), 1e-12)) as tf.Tensor2D;
+const cosine = (a: tf.Tensor2D, b: tf.Tensor2D) => tf.sum(tf.mul(a, b)) as tf.Scalar;
+
+/** Sets up `face`'s problem; the caller disposes it. */
+export function prepareFace(image: RgbImage, face: DetectedFace, ensemble: readonly Recognizer[], options: FaceProblemOptions): FaceProblem & {
+  scale: number;
+  sx: number;
+  sy: number;
+  cleanValues: Float32Array;
+  clean: tf.Tensor4D;
+  mask: tf.Tensor4D;
+  expand(d: tf.Tensor4D): tf.Tensor4D;
+  toWork(x: tf.Tensor4D): tf.Tensor4D;
+  targets: tf.Tensor2D[];
+  decoys: tf.Tensor2D[] | null;
+} {
   if (options.decoy && options.decoy.length !== ensemble.length) {
     throw new Error(`cloakFace: the decoy has ${options.decoy.length} embeddings for an ensemble of ${ensemble.length}`);
   }
@@ -324,12 +375,6 @@ export async function cloakFace(
   // Landmarks into working-resolution pixel coordinates (pixel centres at integers).
   const landmarks = face.landmarks.map((p) => ({ x: (p.x - region.x + 0.5) * sx - 0.5, y: (p.y - region.y + 0.5) * sy - 0.5 }));
   const alignments: FaceAlignment[] = ensemble.map((r) => alignmentFor(landmarks, r.inputSize, r.cropScale));
-  const thresholds = ensemble.map(thresholdOf);
-  const groups = familyGroups(ensemble);
-  const random = createRandom(options.seed);
-  // The best iterate is picked among the last quarter of steps; evaluating every step would cost a forward pass of
-  // every member per step, and the early iterates are never the best.
-  const firstScoredStep = options.steps - Math.max(1, Math.ceil(options.steps / 4));
   const toWork = (x: tf.Tensor4D) => (scale < 1 ? resizeTo(x, work.height, work.width) : tf.clone(x));
 
   const cleanValues = regionPixels(image, region);
@@ -352,27 +397,17 @@ export async function cloakFace(
     const perPixel = textureBudget(clean, options.epsilon, options.flatShare ?? 1);
     return onGrid ? resizeTo(perPixel, grid.height, grid.width) : perPixel;
   });
-  const stepSize = tf.tidy(() => tf.div(budget, 4));
   const chromaShare = options.chromaShare ?? 1;
   const chromaCap = chromaShare < 1 ? tf.tidy(() => tf.mul(budget, chromaShare) as tf.Tensor4D) : null;
   const targets = ensemble.map((r, i) => tf.tidy(() => r.embed(warpFaces(tf.squeeze(clean, [0]) as tf.Tensor3D, [alignments[i]]))));
   const decoys = options.decoy?.map((embedding) => tf.tensor2d(embedding, [1, embedding.length])) ?? null;
   const decoyWeight = options.decoyWeight ?? 1;
   const featureWeight = options.featureWeight ?? 0;
-  const unit = (v: tf.Tensor2D) => tf.div(v, tf.add(tf.norm(v), 1e-12)) as tf.Tensor2D;
   const featureTargets = ensemble.map((r, i) =>
     featureWeight > 0 && r.embedWithFeatures
       ? tf.tidy(() => unit(r.embedWithFeatures!(warpFaces(tf.squeeze(clean, [0]) as tf.Tensor3D, [alignments[i]]))[1]))
       : null,
   );
-  const startNoise = Float32Array.from({ length: grid.width * grid.height * 3 }, () => (random() * 2 - 1) * 0.25);
-  let delta: tf.Tensor4D = tf.tidy(() => tf.mul(tf.tensor4d(startNoise, [1, grid.height, grid.width, 3]), budget));
-  let momentum: tf.Tensor4D = tf.zerosLike(delta);
-
-  const perturbed = (d: tf.Tensor4D) => tf.clipByValue(tf.add(clean, tf.mul(mask, expand(d))), 0, 255) as tf.Tensor4D;
-  const cosine = (a: tf.Tensor2D, b: tf.Tensor2D) => tf.sum(tf.mul(a, b)) as tf.Scalar;
-  const embeddingOf = (x: tf.Tensor4D, i: number, placed: FaceAlignment = alignments[i]) =>
-    ensemble[i].embed(warpFaces(tf.squeeze(x, [0]) as tf.Tensor3D, [placed]));
   /**
    * The loss one member's gradient follows: embedding cosine, plus the weighted middle-layer cosine, minus the
    * weighted cosine to the decoy in targeted mode.
@@ -386,11 +421,106 @@ export async function cloakFace(
       embedding = final;
       loss = tf.add(cosine(embedding, targets[i]), tf.mul(featureWeight, cosine(unit(middle), featureTarget)));
     } else {
-      embedding = embeddingOf(x, i, placed);
+      embedding = ensemble[i].embed(warpFaces(tf.squeeze(x, [0]) as tf.Tensor3D, [placed]));
       loss = cosine(embedding, targets[i]);
     }
     return decoys ? (tf.sub(loss, tf.mul(decoyWeight, cosine(embedding, decoys[i]))) as tf.Scalar) : loss;
   };
+  return {
+    region,
+    work,
+    grid,
+    landmarks,
+    alignments,
+    groups: familyGroups(ensemble),
+    budget,
+    chromaCap,
+    perturbed: (d) => tf.clipByValue(tf.add(clean, tf.mul(mask, expand(d))), 0, 255) as tf.Tensor4D,
+    lossOf,
+    scale,
+    sx,
+    sy,
+    cleanValues,
+    clean,
+    mask,
+    expand,
+    toWork,
+    targets,
+    decoys,
+    dispose() {
+      tf.dispose([clean, mask, budget, ...targets, ...(decoys ?? [])]);
+      for (const t of featureTargets) t?.dispose();
+      chromaCap?.dispose();
+    },
+  };
+}
+
+/**
+ * A perturbation pattern in face coordinates (a similarity-aligned frame, like a recognizer's crop but wider, so it
+ * covers the region around the face), in shares of the per-pixel budget: -1..1 per channel, [size, size, 3].
+ * learnPersonalMask makes one from several photos of a person; cloakFace can start from it.
+ */
+export interface MaskPattern {
+  size: number;
+  /** As in alignmentFor: < 1 zooms out, so the frame covers the forehead, hair and chin around the aligned face. */
+  cropScale: number;
+  shares: Float32Array;
+}
+
+/** The pattern's frame: 128 px, zoomed out so that the region cloakFace may change (box + 35 % margin) fits in it. */
+export const maskFrame = { size: 128, cropScale: 0.55 };
+
+/**
+ * The pattern sampled onto `problem`'s grid, in budget shares [1, gridH, gridW, 3] (0 where the grid reaches past the
+ * pattern's frame). Differentiable with respect to `pattern` [size, size, 3]; synchronous: call inside tf.tidy.
+ */
+export function patternOnGrid(
+  pattern: tf.Tensor3D,
+  frame: { size: number; cropScale: number },
+  problem: Pick<FaceProblem, 'grid' | 'work' | 'landmarks'>,
+): tf.Tensor4D {
+  const workToFrame = alignmentFor(problem.landmarks, frame.size, frame.cropScale).photoToCrop;
+  const { xs, ys } = gridCentres(problem.grid, problem.work);
+  for (let t = 0; t < xs.length; t++) {
+    const p = applySimilarity(workToFrame, { x: xs[t], y: ys[t] });
+    xs[t] = p.x;
+    ys[t] = p.y;
+  }
+  return tf.reshape(sampleOrZero(pattern, xs, ys), [1, problem.grid.height, problem.grid.width, 3]) as tf.Tensor4D;
+}
+
+/**
+ * Cloaks one face of `image` in place (its region's pixels are rewritten) against `ensemble`.
+ * Tensors: everything allocated here is disposed before returning, on every path.
+ */
+export async function cloakFace(
+  image: RgbImage,
+  face: DetectedFace,
+  ensemble: readonly Recognizer[],
+  options: FaceCloakOptions,
+): Promise<FaceCloakResult> {
+  const problem = prepareFace(image, face, ensemble, options);
+  const { region, work, grid, alignments, groups, budget, chromaCap, perturbed, lossOf, scale, sx, sy, cleanValues, clean, mask, expand, toWork, targets, decoys } =
+    problem;
+  const decoyWeight = options.decoyWeight ?? 1;
+  const thresholds = ensemble.map(thresholdOf);
+  const random = createRandom(options.seed);
+  // The best iterate is picked among the last quarter of steps; evaluating every step would cost a forward pass of
+  // every member per step, and the early iterates are never the best.
+  const firstScoredStep = options.steps - Math.max(1, Math.ceil(options.steps / 4));
+  const stepSize = tf.tidy(() => tf.div(budget, 4));
+  const startNoise = Float32Array.from({ length: grid.width * grid.height * 3 }, () => (random() * 2 - 1) * 0.25);
+  let delta: tf.Tensor4D = tf.tidy(() => {
+    if (!options.start) return tf.mul(tf.tensor4d(startNoise, [1, grid.height, grid.width, 3]), budget);
+    // A personal mask: start from the person's learned pattern instead of noise; only a short refinement is left.
+    const { size, cropScale, shares } = options.start;
+    const start = tf.mul(patternOnGrid(tf.tensor3d(shares, [size, size, 3]), { size, cropScale }, problem), budget) as tf.Tensor4D;
+    return chromaCap ? limitColour(start, chromaCap) : start;
+  });
+  let momentum: tf.Tensor4D = tf.zerosLike(delta);
+
+  const embeddingOf = (x: tf.Tensor4D, i: number, placed: FaceAlignment = alignments[i]) =>
+    ensemble[i].embed(warpFaces(tf.squeeze(x, [0]) as tf.Tensor3D, [placed]));
   /**
    * Every member's cosine to its clean embedding (and to the decoy's, in targeted mode) of the photo `makeX` builds
    * (in the tidy), without transformation.
@@ -552,10 +682,9 @@ export async function cloakFace(
       scaledBy,
     };
   } finally {
-    tf.dispose([clean, mask, budget, stepSize, delta, momentum, ...targets, ...(decoys ?? [])]);
-    for (const t of featureTargets) t?.dispose();
+    problem.dispose();
+    tf.dispose([stepSize, delta, momentum]);
     if (kernels) tf.dispose([...kernels, cleanBox!]);
-    chromaCap?.dispose();
     best?.delta.dispose();
   }
 }

@@ -24,8 +24,10 @@ import {
   type StrengthSetting,
   type TransformSampler,
   cloakFace,
+  maskFrame,
   strengthSettings,
 } from './cloak.ts';
+import { learnMaskPattern } from './personal-mask.ts';
 
 /**
  * The recognizers the shipped cloak optimises against: the two FaceRes siblings and the zoo's strongest recognizer,
@@ -69,11 +71,52 @@ export interface Decoy {
   embeddings: Partial<Record<RecognizerId, number[]>>;
 }
 
+/**
+ * A personal mask (personal-mask.ts): a perturbation pattern learned once from a few photos of one person, from which
+ * every later cloak of their face starts. Plain data, so it can be stored; it holds no photo and no embedding.
+ */
+export interface PersonalMask {
+  /** The ensemble it was learned against; a cloak with another ensemble refuses it. */
+  ensemble: RecognizerId[];
+  /** Side of the square pattern frame, and its zoom (cloak.ts `maskFrame`). */
+  size: number;
+  cropScale: number;
+  /** The pattern [size, size, 3] in shares of the budget, as int8 (-127..127 for -1..1), base64. */
+  pattern: string;
+  /** How many photos it was learned from. */
+  photos: number;
+}
+
+export interface LearnMaskOptions {
+  /** The strength whose budget the pattern is learned under (default mid). */
+  strength?: Strength;
+  /** Steps per photo (default 16); each step works on one photo, in turn. */
+  stepsPerPhoto?: number;
+  budget?: Partial<StrengthSetting>;
+  seed?: number;
+  signal?: AbortSignal;
+  onProgress?: (progress: { step: number; steps: number }) => void;
+}
+
+function encodePattern(shares: Float32Array): string {
+  let binary = '';
+  for (const share of shares) binary += String.fromCharCode(Math.round(Math.max(-1, Math.min(1, share)) * 127) & 0xff);
+  return btoa(binary);
+}
+
+function decodePattern(mask: PersonalMask): Float32Array {
+  const binary = atob(mask.pattern);
+  if (binary.length !== mask.size * mask.size * 3) throw new Error(`The personal mask is damaged: ${binary.length} values for a ${mask.size} px pattern.`);
+  return Float32Array.from(binary, (c) => ((c.charCodeAt(0) << 24) >> 24) / 127);
+}
+
 export interface CloakOptions {
   strength?: Strength;
   /** Default 'untargeted'; 'targeted' needs `decoy`. */
   mode?: CloakMode;
   decoy?: Decoy;
+  /** Start every face from this personal mask and refine it for the strength's `maskSteps` instead of `steps`. */
+  personalMask?: PersonalMask;
   /** Overrides of the strength's budget, for benchmarks that sweep it; the extension never sets this. */
   budget?: Partial<StrengthSetting>;
   seed?: number;
@@ -105,6 +148,11 @@ export interface CloakEngine {
    * face. The person the decoy shows should agree to it, or not exist (a generated face).
    */
   makeDecoy(image: RgbImage): Promise<Decoy>;
+  /**
+   * A personal mask from a few photos of one person (the largest face in each). Throws when a photo has no face.
+   * Takes about as long as cloaking the photos one by one.
+   */
+  learnPersonalMask(photos: readonly RgbImage[], options?: LearnMaskOptions): Promise<PersonalMask>;
   /**
    * How well `cloaked` resists recognition, judged by every recognizer in the zoo under a few defenses; those in the
    * ensemble are marked as seen (see evaluate/estimate.ts). Loads the held-out recognizers on first use.
@@ -151,9 +199,41 @@ export async function createCloakEngine(read: ModelFileReader, options: CloakEng
         photo.dispose();
       }
     },
+    async learnPersonalMask(photos, learnOptions = {}) {
+      if (photos.length === 0) throw new Error('A personal mask needs at least one photo of the person.');
+      const settings = { ...strengthSettings[learnOptions.strength ?? 'mid'], ...learnOptions.budget };
+      const faces = [];
+      for (const [index, image] of photos.entries()) {
+        const [face] = await detector.detect(image, { ...options.detect, maxFaces: 1 });
+        if (!face) throw new Error(`Photo ${index + 1} has no face that could be found: choose photos that show the person's face.`);
+        faces.push({ image, face });
+      }
+      const steps = (learnOptions.stepsPerPhoto ?? 16) * faces.length;
+      const pattern = await learnMaskPattern(faces, ensemble, {
+        ...settings,
+        steps,
+        seed: learnOptions.seed ?? 0,
+        sampleTransform: options.sampleTransform === null ? undefined : (options.sampleTransform ?? defaultSampleTransform),
+        signal: learnOptions.signal,
+        onStep: (step) => learnOptions.onProgress?.({ step: step + 1, steps }),
+      });
+      return { ensemble: [...options.ensemble], size: pattern.size, cropScale: pattern.cropScale, pattern: encodePattern(pattern.shares), photos: faces.length };
+    },
     async cloak(image, cloakOptions = {}) {
       const started = performance.now();
-      const settings = { ...strengthSettings[cloakOptions.strength ?? 'mid'], ...cloakOptions.budget };
+      const base = { ...strengthSettings[cloakOptions.strength ?? 'mid'], ...cloakOptions.budget };
+      const { personalMask } = cloakOptions;
+      let start: { size: number; cropScale: number; shares: Float32Array } | undefined;
+      if (personalMask) {
+        if (personalMask.ensemble.join() !== options.ensemble.join()) {
+          throw new Error('The personal mask was learned against other recognizers; learn it again with this engine.');
+        }
+        if (personalMask.size !== maskFrame.size || personalMask.cropScale !== maskFrame.cropScale) {
+          throw new Error('The personal mask was made by another version of Face Cloak; learn it again.');
+        }
+        start = { size: personalMask.size, cropScale: personalMask.cropScale, shares: decodePattern(personalMask) };
+      }
+      const settings = start ? { ...base, steps: base.maskSteps ?? base.steps } : base;
       const decoy = cloakOptions.mode === 'targeted' ? decoyEmbeddings(cloakOptions.decoy, ensemble) : undefined;
       // A face-free photo is answered by the quick presence check; the measuring side keeps the full cascade.
       const found = await detector.detect(image, { quickNoFace: true, ...options.detect });
@@ -167,6 +247,7 @@ export async function createCloakEngine(read: ModelFileReader, options: CloakEng
         const result = await cloakFace(output, face, ensemble, {
           ...settings,
           decoy,
+          start,
           // One seed per face, so adding a face elsewhere in the photo does not change this face's cloak.
           seed: (cloakOptions.seed ?? 0) * 1000 + index,
           sampleTransform: options.sampleTransform === null ? undefined : (options.sampleTransform ?? defaultSampleTransform),
