@@ -4,8 +4,12 @@
  *
  * To plug in another cloaker (the real cloak engine), add a factory to `cloakerFactories`.
  */
-import { type StrengthSetting, strengthSettings, type TransformSampler } from '../../src/engine/cloak/cloak.ts';
-import { type CloakEngine, type Decoy, createCloakEngine } from '../../src/engine/cloak/engine.ts';
+import { type StrengthSetting, maskFrame, strengthSettings, type TransformSampler } from '../../src/engine/cloak/cloak.ts';
+import { createHash } from 'node:crypto';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type CloakEngine, type Decoy, type PersonalMask, createCloakEngine } from '../../src/engine/cloak/engine.ts';
 import { cosineSimilarity } from '../../src/engine/faces/similarity.ts';
 import type { Box, RecognizerId } from '../../src/engine/faces/types.ts';
 import { createFaceDetector } from '../../src/engine/detect/detector.ts';
@@ -205,14 +209,99 @@ export async function decoyChooser(engine: Pick<CloakEngine, 'ensemble' | 'makeD
   };
 }
 
+/**
+ * Learning a mask costs about as much as cloaking its photos, and every worker process (and every sweep of the
+ * refinement) needs the same ones: the first to need a mask learns it and leaves it in the temp folder, the others
+ * wait for it there.
+ */
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function learnedOnce(key: string, learn: () => Promise<PersonalMask>): Promise<PersonalMask> {
+  const dir = join(tmpdir(), 'face-cloak-mask-cache');
+  await mkdir(dir, { recursive: true });
+  const done = join(dir, `${key}.json`);
+  const lock = join(dir, `${key}.lock`);
+  for (;;) {
+    const cached = await readFile(done, 'utf8').catch(() => null);
+    if (cached !== null) return JSON.parse(cached) as PersonalMask;
+    const claimed = await writeFile(lock, String(process.pid), { flag: 'wx' }).then(() => true, () => false);
+    if (claimed) {
+      try {
+        const mask = await learn();
+        await writeFile(`${done}.part`, JSON.stringify(mask));
+        await rename(`${done}.part`, done);
+        return mask;
+      } finally {
+        await rm(lock, { force: true });
+      }
+    }
+    // A lock left by a process that died (a cancelled run) would make everyone wait forever.
+    const holder = Number(await readFile(lock, 'utf8').catch(() => 'NaN'));
+    if (Number.isInteger(holder) && !isAlive(holder)) await rm(lock, { force: true });
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+  }
+}
+
+/** How many photos of a person their personal mask is learned from. */
+export const maskPhotoCount = 4;
+
+/**
+ * One personal mask per person for the "-mask" cloakers, as a person would learn one: from each identity's last
+ * `maskPhotoCount` photos (by id). `--limit-per-identity` measures each person's first photos, so with a limit that
+ * leaves them out, no photo the benchmark measures (cloaked gallery or clean probe) is one the mask was learned from;
+ * the cloaker refuses to cloak a photo it learned from.
+ */
+export async function personalMasks(
+  engine: Pick<CloakEngine, 'learnPersonalMask' | 'ensemble'>,
+  facesDir: string,
+  learn: { strength: 'low' | 'mid' | 'high'; budget?: Partial<StrengthSetting> },
+): Promise<{ maskFor(identity: string): Promise<PersonalMask>; learnedFrom: Set<string> }> {
+  const fixtures = await loadFixtures(facesDir);
+  const byIdentity = new Map<string, (typeof fixtures.photos)[number][]>();
+  for (const photo of fixtures.photos) byIdentity.set(photo.identity, [...(byIdentity.get(photo.identity) ?? []), photo]);
+  const learnedFrom = new Set<string>();
+  for (const photos of byIdentity.values()) {
+    for (const photo of photos.sort((a, b) => a.id.localeCompare(b.id)).slice(-maskPhotoCount)) learnedFrom.add(photo.sha256);
+  }
+  const masks = new Map<string, Promise<PersonalMask>>();
+  return {
+    learnedFrom,
+    maskFor(identity) {
+      let mask = masks.get(identity);
+      if (!mask) {
+        const photos = byIdentity.get(identity)?.slice(-maskPhotoCount);
+        if (!photos) throw new Error(`no photos of identity ${identity} to learn a mask from`);
+        const key = createHash('sha256')
+          .update(JSON.stringify({ photos: photos.map((p) => p.sha256), ensemble: engine.ensemble, learn, frame: maskFrame }))
+          .digest('hex')
+          .slice(0, 24);
+        mask = learnedOnce(key, async () => {
+          const images = [];
+          for (const photo of photos) images.push(await decodeImageNode(await readPhoto(facesDir, photo)));
+          return engine.learnPersonalMask(images, { ...learn, seed: 1 });
+        });
+        masks.set(identity, mask);
+      }
+      return mask;
+    },
+  };
+}
+
 const cloakVariants = (['low', 'mid', 'high'] as const).flatMap((strength) =>
   Object.entries(cloakEnsembles).flatMap(([name, members]) =>
-    (['untargeted', 'targeted'] as const).map((mode) => ({ strength, name, mode, ...members })),
+    (['untargeted', 'targeted', 'mask'] as const).map((mode) => ({ strength, name, mode, ...members })),
   ),
 );
 
 for (const { strength, name, mode, ensemble, heldOut } of cloakVariants) {
-  const id = `cloak-${strength}-${name}${mode === 'targeted' ? '-targeted' : ''}`;
+  const id = `cloak-${strength}-${name}${mode === 'untargeted' ? '' : `-${mode}`}`;
   cloakerFactories[id] = async (ctx) => {
     const engine = await createCloakEngine(ctx.readModelFile, { ensemble, sampleTransform: ctx.sampleTransform });
     const budget = { ...strengthSettings[strength], ...ctx.budget };
@@ -221,11 +310,19 @@ for (const { strength, name, mode, ensemble, heldOut } of cloakVariants) {
       if (!ctx.facesDir) throw new Error(`${id} needs the fixtures folder for its decoys`);
       decoyFor = await decoyChooser(engine, ctx.facesDir);
     }
+    let masks: Awaited<ReturnType<typeof personalMasks>> | null = null;
+    if (mode === 'mask') {
+      if (!ctx.facesDir) throw new Error(`${id} needs the fixtures folder to learn its personal masks`);
+      masks = await personalMasks(engine, ctx.facesDir, { strength, budget: ctx.budget });
+    }
     return {
       id,
       describe:
         (mode === 'targeted'
           ? `targeted (pulled toward one decoy per person: the least similar other identity's last photo, weight ${budget.decoyWeight ?? 1}), `
+          : '') +
+        (mode === 'mask'
+          ? `from a personal mask learned per person from their last ${maskPhotoCount} photos (${budget.maskLearnStepsPerPhoto ?? 16} steps per photo), refined for ${budget.maskSteps ?? budget.steps} steps, `
           : '') +
         `the cloak engine at ${strength} (L-inf ${budget.epsilon}/255, ${budget.flatShare} of it on flat skin, face SSIM >= ` +
         `${budget.minFaceSsim}, ${budget.steps} steps, grid ${budget.coarseness}x coarser, feature-level term x${budget.featureWeight}, ` +
@@ -238,7 +335,22 @@ for (const { strength, name, mode, ensemble, heldOut } of cloakVariants) {
           if (!info.identity) throw new Error(`${id}: targeted cloaking needs to know whose photo this is`);
           decoy = decoyFor(info.identity).decoy;
         }
-        const outcome = await engine.cloak(image, { strength, mode, decoy, seed: info.seed, budget: ctx.budget });
+        let personalMask: PersonalMask | undefined;
+        if (masks) {
+          if (!info.identity) throw new Error(`${id}: a personal mask needs to know whose photo this is`);
+          if (masks.learnedFrom.has(createHash('sha256').update(file).digest('hex'))) {
+            throw new Error(`${id}: asked to cloak a photo its personal mask was learned from; measure fewer photos per identity`);
+          }
+          personalMask = await masks.maskFor(info.identity);
+        }
+        const outcome = await engine.cloak(image, {
+          strength,
+          mode: mode === 'targeted' ? 'targeted' : 'untargeted',
+          decoy,
+          personalMask,
+          seed: info.seed,
+          budget: ctx.budget,
+        });
         return encodeImageNode(outcome.image, image.format === 'png' ? 'png' : 'jpeg', { quality: 92 });
       },
       dispose: () => engine.dispose(),

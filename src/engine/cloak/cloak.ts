@@ -72,6 +72,8 @@ export interface StrengthSetting {
   decoyWeight?: number;
   /** Steps when the cloak starts from a personal mask (personal-mask.ts) instead of noise; `steps` when absent. */
   maskSteps?: number;
+  /** Steps per photo when learning a personal mask (default 16). */
+  maskLearnStepsPerPhoto?: number;
 }
 
 /**

@@ -90,8 +90,6 @@ export interface PersonalMask {
 export interface LearnMaskOptions {
   /** The strength whose budget the pattern is learned under (default mid). */
   strength?: Strength;
-  /** Steps per photo (default 16); each step works on one photo, in turn. */
-  stepsPerPhoto?: number;
   budget?: Partial<StrengthSetting>;
   seed?: number;
   signal?: AbortSignal;
@@ -208,7 +206,7 @@ export async function createCloakEngine(read: ModelFileReader, options: CloakEng
         if (!face) throw new Error(`Photo ${index + 1} has no face that could be found: choose photos that show the person's face.`);
         faces.push({ image, face });
       }
-      const steps = (learnOptions.stepsPerPhoto ?? 16) * faces.length;
+      const steps = (settings.maskLearnStepsPerPhoto ?? 16) * faces.length;
       const pattern = await learnMaskPattern(faces, ensemble, {
         ...settings,
         steps,
