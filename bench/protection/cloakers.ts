@@ -8,7 +8,8 @@ import { type StrengthSetting, maskFrame, strengthSettings, type TransformSample
 import { createHash } from 'node:crypto';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { type CloakEngine, type Decoy, type PersonalMask, createCloakEngine } from '../../src/engine/cloak/engine.ts';
 import { cosineSimilarity } from '../../src/engine/faces/similarity.ts';
 import type { Box, RecognizerId } from '../../src/engine/faces/types.ts';
@@ -249,6 +250,30 @@ async function learnedOnce(key: string, learn: () => Promise<PersonalMask>): Pro
   }
 }
 
+/**
+ * One start pattern for everyone, learned from every face in face-api's six demo photos (its author's own photos, in
+ * the npm package; none of them is a fixture identity), cached like the personal masks.
+ */
+export async function universalStart(
+  engine: Pick<CloakEngine, 'learnPersonalMask' | 'ensemble'>,
+  learn: { strength: 'low' | 'mid' | 'high'; budget?: Partial<StrengthSetting> },
+): Promise<PersonalMask> {
+  const files = [1, 2, 3, 4, 5, 6].map((n) => join(faceApiDemoDir, `sample${n}.jpg`));
+  const bytes = await Promise.all(files.map((file) => readFile(file)));
+  const { maskSteps: _refinement, ...learningBudget } = learn.budget ?? {};
+  const key = createHash('sha256')
+    .update(JSON.stringify({ photos: bytes.map((b) => createHash('sha256').update(b).digest('hex')), ensemble: engine.ensemble, learn: { strength: learn.strength, budget: learningBudget }, frame: maskFrame }))
+    .digest('hex')
+    .slice(0, 24);
+  return learnedOnce(`universal-${key}`, async () => {
+    const images = [];
+    for (const b of bytes) images.push(await decodeImageNode(new Uint8Array(b)));
+    return engine.learnPersonalMask(images, { ...learn, faces: 'all', seed: 1 });
+  });
+}
+
+const faceApiDemoDir = join(dirname(createRequire(import.meta.url).resolve('@vladmandic/face-api/package.json')), 'demo');
+
 /** How many photos of a person their personal mask is learned from. */
 export const maskPhotoCount = 4;
 
@@ -256,13 +281,14 @@ export const maskPhotoCount = 4;
  * One personal mask per person for the "-mask" cloakers, as a person would learn one: from each identity's last
  * `maskPhotoCount` photos (by id). `--limit-per-identity` measures each person's first photos, so with a limit that
  * leaves them out, no photo the benchmark measures (cloaked gallery or clean probe) is one the mask was learned from;
- * the cloaker refuses to cloak a photo it learned from.
+ * the cloaker refuses to cloak a photo it learned from. The "-mask-of-another" control starts each photo from the next
+ * identity's mask instead: what is left of the effect when the mask is not the person's own.
  */
 export async function personalMasks(
   engine: Pick<CloakEngine, 'learnPersonalMask' | 'ensemble'>,
   facesDir: string,
   learn: { strength: 'low' | 'mid' | 'high'; budget?: Partial<StrengthSetting> },
-): Promise<{ maskFor(identity: string): Promise<PersonalMask>; learnedFrom: Set<string> }> {
+): Promise<{ maskFor(identity: string): Promise<PersonalMask>; otherThan(identity: string): string; learnedFrom: Set<string> }> {
   const fixtures = await loadFixtures(facesDir);
   const byIdentity = new Map<string, (typeof fixtures.photos)[number][]>();
   for (const photo of fixtures.photos) byIdentity.set(photo.identity, [...(byIdentity.get(photo.identity) ?? []), photo]);
@@ -271,15 +297,20 @@ export async function personalMasks(
     for (const photo of photos.sort((a, b) => a.id.localeCompare(b.id)).slice(-maskPhotoCount)) learnedFrom.add(photo.sha256);
   }
   const masks = new Map<string, Promise<PersonalMask>>();
+  // What the pattern depends on (the refinement's step count does not), so sweeps of the refinement share masks.
+  const { maskSteps: _refinement, ...learningBudget } = learn.budget ?? {};
+  const learnedWith = { strength: learn.strength, budget: learningBudget };
+  const identities = [...byIdentity.keys()].sort();
   return {
     learnedFrom,
+    otherThan: (identity) => identities[(identities.indexOf(identity) + 1) % identities.length],
     maskFor(identity) {
       let mask = masks.get(identity);
       if (!mask) {
         const photos = byIdentity.get(identity)?.slice(-maskPhotoCount);
         if (!photos) throw new Error(`no photos of identity ${identity} to learn a mask from`);
         const key = createHash('sha256')
-          .update(JSON.stringify({ photos: photos.map((p) => p.sha256), ensemble: engine.ensemble, learn, frame: maskFrame }))
+          .update(JSON.stringify({ photos: photos.map((p) => p.sha256), ensemble: engine.ensemble, learn: learnedWith, frame: maskFrame }))
           .digest('hex')
           .slice(0, 24);
         mask = learnedOnce(key, async () => {
@@ -296,7 +327,7 @@ export async function personalMasks(
 
 const cloakVariants = (['low', 'mid', 'high'] as const).flatMap((strength) =>
   Object.entries(cloakEnsembles).flatMap(([name, members]) =>
-    (['untargeted', 'targeted', 'mask'] as const).map((mode) => ({ strength, name, mode, ...members })),
+    (['untargeted', 'targeted', 'mask', 'mask-of-another', 'universal'] as const).map((mode) => ({ strength, name, mode, ...members })),
   ),
 );
 
@@ -310,8 +341,10 @@ for (const { strength, name, mode, ensemble, heldOut } of cloakVariants) {
       if (!ctx.facesDir) throw new Error(`${id} needs the fixtures folder for its decoys`);
       decoyFor = await decoyChooser(engine, ctx.facesDir);
     }
+    let universal: PersonalMask | null = null;
+    if (mode === 'universal') universal = await universalStart(engine, { strength, budget: ctx.budget });
     let masks: Awaited<ReturnType<typeof personalMasks>> | null = null;
-    if (mode === 'mask') {
+    if (mode === 'mask' || mode === 'mask-of-another') {
       if (!ctx.facesDir) throw new Error(`${id} needs the fixtures folder to learn its personal masks`);
       masks = await personalMasks(engine, ctx.facesDir, { strength, budget: ctx.budget });
     }
@@ -321,7 +354,11 @@ for (const { strength, name, mode, ensemble, heldOut } of cloakVariants) {
         (mode === 'targeted'
           ? `targeted (pulled toward one decoy per person: the least similar other identity's last photo, weight ${budget.decoyWeight ?? 1}), `
           : '') +
-        (mode === 'mask'
+        (mode === 'mask-of-another' ? 'a control: from the personal mask of another person (the next identity by name), ' : '') +
+        (mode === 'universal'
+          ? `from one start pattern learned from every face of face-api's six demo photos (none of the fixtures' people; ${budget.maskLearnStepsPerPhoto ?? 16} steps per face), refined for ${budget.maskSteps ?? budget.steps} steps, `
+          : '') +
+        (mode === 'mask' || mode === 'mask-of-another'
           ? `from a personal mask learned per person from their last ${maskPhotoCount} photos (${budget.maskLearnStepsPerPhoto ?? 16} steps per photo), refined for ${budget.maskSteps ?? budget.steps} steps, `
           : '') +
         `the cloak engine at ${strength} (L-inf ${budget.epsilon}/255, ${budget.flatShare} of it on flat skin, face SSIM >= ` +
@@ -335,13 +372,13 @@ for (const { strength, name, mode, ensemble, heldOut } of cloakVariants) {
           if (!info.identity) throw new Error(`${id}: targeted cloaking needs to know whose photo this is`);
           decoy = decoyFor(info.identity).decoy;
         }
-        let personalMask: PersonalMask | undefined;
+        let personalMask: PersonalMask | undefined = universal ?? undefined;
         if (masks) {
           if (!info.identity) throw new Error(`${id}: a personal mask needs to know whose photo this is`);
           if (masks.learnedFrom.has(createHash('sha256').update(file).digest('hex'))) {
             throw new Error(`${id}: asked to cloak a photo its personal mask was learned from; measure fewer photos per identity`);
           }
-          personalMask = await masks.maskFor(info.identity);
+          personalMask = await masks.maskFor(mode === 'mask' ? info.identity : masks.otherThan(info.identity));
         }
         const outcome = await engine.cloak(image, {
           strength,

@@ -2,7 +2,8 @@
  * Batch cloaking from the command line, with the same engine the extension runs:
  *
  *   npm run cloak -- <file or folder ...> --out <dir> [--strength low|mid|high] [--seed N]
- *                    [--mode targeted --decoy <photo of someone else>]
+ *                    [--mode targeted --decoy <photo of someone else>] [--mask <personal mask file>]
+ *   npm run cloak -- <photos of one person ...> --learn-mask <personal mask file> [--strength ...]
  *
  * Each photo is written to --out under its own name, same size and format (JPEG stays JPEG at quality 92 with full
  * chroma, PNG stays PNG with its alpha, WebP stays WebP); EXIF orientation is applied and no metadata (GPS included)
@@ -10,13 +11,17 @@
  *
  * Targeted mode pulls every face toward the face in the decoy photo (one decoy for all of a person's photos, so a
  * gallery of them points at one wrong identity); the decoy should be someone who agrees to it, or a generated face.
+ *
+ * A personal mask (engine personal-mask.ts) is learned once from a few photos of one person (the largest face in
+ * each) and written as a small JSON file; cloaks given `--mask` start every face from it and refine it for the
+ * strength's `maskSteps` instead of `steps`.
  */
 import { mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, extname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { useBackend } from '../engine/backends/backends.ts';
 import type { Strength } from '../engine/cloak/cloak.ts';
-import { type CloakMode, type CloakedFace, type Decoy, createCloakEngine, productEnsemble } from '../engine/cloak/engine.ts';
+import { type CloakMode, type CloakedFace, type Decoy, type PersonalMask, createCloakEngine, maskPattern, productEnsemble } from '../engine/cloak/engine.ts';
 import { decodeImageNode } from '../engine/image/decode-node.ts';
 import { type EncodeFormat, encodeImageNode } from '../engine/image/encode-node.ts';
 import { ImageError } from '../engine/image/types.ts';
@@ -30,6 +35,8 @@ const { values, positionals } = parseArgs({
     seed: { type: 'string', default: '0' },
     mode: { type: 'string', default: 'untargeted' },
     decoy: { type: 'string' },
+    mask: { type: 'string' },
+    'learn-mask': { type: 'string' },
   },
 });
 const strength = values.strength as Strength;
@@ -37,8 +44,11 @@ if (!['low', 'mid', 'high'].includes(strength)) throw new Error(`--strength must
 const mode = values.mode as CloakMode;
 if (!['untargeted', 'targeted'].includes(mode)) throw new Error(`--mode must be untargeted or targeted, not ${values.mode}`);
 if (mode === 'targeted' && !values.decoy) throw new Error('--mode targeted needs --decoy <photo of someone else>');
-if (!values.out || positionals.length === 0) {
-  console.error('usage: npm run cloak -- <file or folder ...> --out <dir> [--strength low|mid|high] [--seed N] [--mode targeted --decoy <photo>]');
+if ((!values.out && !values['learn-mask']) || positionals.length === 0) {
+  console.error(
+    'usage: npm run cloak -- <file or folder ...> --out <dir> [--strength low|mid|high] [--seed N] [--mode targeted --decoy <photo>] [--mask <file>]\n' +
+      '       npm run cloak -- <photos of one person ...> --learn-mask <file> [--strength low|mid|high]',
+  );
   process.exit(2);
 }
 
@@ -79,7 +89,36 @@ if (mode === 'targeted') {
     process.exit(2);
   }
 }
-await mkdir(values.out, { recursive: true });
+if (values['learn-mask']) {
+  const target = values['learn-mask'];
+  const started = performance.now();
+  try {
+    const photos = [];
+    for (const file of await expand(positionals)) photos.push(await decodeImageNode(new Uint8Array(await readFile(file))));
+    const mask = await engine.learnPersonalMask(photos, { strength, seed: Number(values.seed) });
+    await writeFile(target, `${JSON.stringify(mask)}\n`);
+    console.log(`personal mask learned from ${mask.photos} photo(s) in ${Math.round(performance.now() - started)} ms -> ${target}`);
+    process.exit(0);
+  } catch (error) {
+    console.error(`no personal mask learned (${reasonOf(error)})`);
+    process.exit(2);
+  } finally {
+    engine.dispose();
+  }
+}
+let personalMask: PersonalMask | undefined;
+if (values.mask) {
+  try {
+    personalMask = JSON.parse(await readFile(values.mask, 'utf8')) as PersonalMask;
+    maskPattern(personalMask, engine.ensemble);
+  } catch (error) {
+    engine.dispose();
+    console.error(`${values.mask}: cannot be read as a personal mask (${reasonOf(error)})`);
+    process.exit(2);
+  }
+}
+const outDir = values.out!;
+await mkdir(outDir, { recursive: true });
 let failures = 0;
 /** Output names already written in this run: two inputs called 01.jpg in different folders must not overwrite. */
 const written = new Set<string>();
@@ -95,17 +134,17 @@ try {
     const started = performance.now();
     try {
       const image = await decodeImageNode(new Uint8Array(await readFile(file)));
-      const outcome = await engine.cloak(image, { strength, mode, decoy, seed: Number(values.seed) });
+      const outcome = await engine.cloak(image, { strength, mode, decoy, personalMask, seed: Number(values.seed) });
       // Formats we cannot write (GIF, AVIF) become PNG, which keeps every pixel.
       const format = outputFormat[image.format] ?? 'png';
       const bytes = await encodeImageNode({ ...outcome.image, alpha: image.alpha }, format, { quality: 92 });
       const name = uniqueName(file, format === outputFormat[image.format] ? basename(file) : `${basename(file, extname(file))}.png`);
       written.add(name);
-      await writeFile(join(values.out, name), bytes);
+      await writeFile(join(outDir, name), bytes);
       const faces = outcome.faces.map((f) => `${Math.round(f.box.width)}px: ensemble similarity ${f.ensembleSimilarity.toFixed(2)}${decoyText(f)}, face SSIM ${f.faceSsim.toFixed(3)}${f.scaledBy < 1 ? ` (scaled x${f.scaledBy.toFixed(2)})` : ""}`).join(', ');
       const skipped = outcome.skippedSmallFaces.length ? `, ${outcome.skippedSmallFaces.length} too small to cloak` : '';
       const ms = Math.round(performance.now() - started);
-      console.log(`${file}: ${outcome.faces.length} face(s) cloaked${faces ? ` (${faces})` : ''}${skipped}, ${ms} ms -> ${join(values.out, name)}`);
+      console.log(`${file}: ${outcome.faces.length} face(s) cloaked${faces ? ` (${faces})` : ''}${skipped}, ${ms} ms -> ${join(outDir, name)}`);
     } catch (error) {
       failures++;
       console.error(`${file}: not cloaked (${reasonOf(error)})`);

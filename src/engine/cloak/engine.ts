@@ -23,6 +23,7 @@ import {
   type Strength,
   type StrengthSetting,
   type TransformSampler,
+  type MaskPattern,
   cloakFace,
   maskFrame,
   strengthSettings,
@@ -88,6 +89,11 @@ export interface PersonalMask {
 }
 
 export interface LearnMaskOptions {
+  /**
+   * 'largest' (default): the largest face of each photo, all of one person. 'all': every face, of many people: a
+   * pattern that starts anyone's cloak (see bench/protection's "-universal" cloakers).
+   */
+  faces?: 'largest' | 'all';
   /** The strength whose budget the pattern is learned under (default mid). */
   strength?: Strength;
   budget?: Partial<StrengthSetting>;
@@ -102,10 +108,22 @@ function encodePattern(shares: Float32Array): string {
   return btoa(binary);
 }
 
-function decodePattern(mask: PersonalMask): Float32Array {
-  const binary = atob(mask.pattern);
+/** The pattern a personal mask holds; throws, saying why, when it cannot start a cloak against `ensemble`. */
+export function maskPattern(mask: PersonalMask, ensemble: readonly RecognizerId[]): MaskPattern {
+  if (!Array.isArray(mask?.ensemble) || mask.ensemble.join() !== ensemble.join()) {
+    throw new Error('The personal mask was learned against other recognizers; learn it again with this engine.');
+  }
+  if (mask.size !== maskFrame.size || mask.cropScale !== maskFrame.cropScale) {
+    throw new Error('The personal mask was made by another version of Face Cloak; learn it again.');
+  }
+  let binary: string;
+  try {
+    binary = atob(mask.pattern);
+  } catch {
+    binary = '';
+  }
   if (binary.length !== mask.size * mask.size * 3) throw new Error(`The personal mask is damaged: ${binary.length} values for a ${mask.size} px pattern.`);
-  return Float32Array.from(binary, (c) => ((c.charCodeAt(0) << 24) >> 24) / 127);
+  return { size: mask.size, cropScale: mask.cropScale, shares: Float32Array.from(binary, (c) => ((c.charCodeAt(0) << 24) >> 24) / 127) };
 }
 
 export interface CloakOptions {
@@ -202,9 +220,10 @@ export async function createCloakEngine(read: ModelFileReader, options: CloakEng
       const settings = { ...strengthSettings[learnOptions.strength ?? 'mid'], ...learnOptions.budget };
       const faces = [];
       for (const [index, image] of photos.entries()) {
-        const [face] = await detector.detect(image, { ...options.detect, maxFaces: 1 });
-        if (!face) throw new Error(`Photo ${index + 1} has no face that could be found: choose photos that show the person's face.`);
-        faces.push({ image, face });
+        const found = await detector.detect(image, { ...options.detect, ...(learnOptions.faces === 'all' ? {} : { maxFaces: 1 }) });
+        const usable = found.filter((face) => face.box.width >= minFaceWidth);
+        if (usable.length === 0) throw new Error(`Photo ${index + 1} has no face that could be found: choose photos that show the person's face.`);
+        for (const face of usable) faces.push({ image, face });
       }
       const steps = (settings.maskLearnStepsPerPhoto ?? 16) * faces.length;
       const pattern = await learnMaskPattern(faces, ensemble, {
@@ -220,17 +239,7 @@ export async function createCloakEngine(read: ModelFileReader, options: CloakEng
     async cloak(image, cloakOptions = {}) {
       const started = performance.now();
       const base = { ...strengthSettings[cloakOptions.strength ?? 'mid'], ...cloakOptions.budget };
-      const { personalMask } = cloakOptions;
-      let start: { size: number; cropScale: number; shares: Float32Array } | undefined;
-      if (personalMask) {
-        if (personalMask.ensemble.join() !== options.ensemble.join()) {
-          throw new Error('The personal mask was learned against other recognizers; learn it again with this engine.');
-        }
-        if (personalMask.size !== maskFrame.size || personalMask.cropScale !== maskFrame.cropScale) {
-          throw new Error('The personal mask was made by another version of Face Cloak; learn it again.');
-        }
-        start = { size: personalMask.size, cropScale: personalMask.cropScale, shares: decodePattern(personalMask) };
-      }
+      const start = cloakOptions.personalMask ? maskPattern(cloakOptions.personalMask, options.ensemble) : undefined;
       const settings = start ? { ...base, steps: base.maskSteps ?? base.steps } : base;
       const decoy = cloakOptions.mode === 'targeted' ? decoyEmbeddings(cloakOptions.decoy, ensemble) : undefined;
       // A face-free photo is answered by the quick presence check; the measuring side keeps the full cascade.

@@ -72,3 +72,41 @@ test('targeted mode needs a decoy photo with a face and says why it stops', asyn
   assert.match(faceless.stderr, /photo\.jpg: cannot be the decoy \(The decoy photo has no face/);
   await assert.rejects(readdir(join(dir, 'targeted')), 'nothing is written when the decoy is refused');
 });
+
+test('learns a personal mask from photos of one person, cloaks with it, and refuses what it cannot use', async () => {
+  const cli = (args: string[]) =>
+    promisify(execFile)('npx', ['tsx', 'src/cli/cloak.ts', ...args], { cwd: repoRoot }).then(
+      (result) => ({ code: 0, stdout: result.stdout, stderr: result.stderr }),
+      (error: { code: number; stdout: string; stderr: string }) => error,
+    );
+  const maskFile = join(dir, 'me.mask.json');
+  const faceless = await cli([join(dir, 'a', 'photo.jpg'), '--learn-mask', maskFile]);
+  assert.equal(faceless.code, 2);
+  assert.match(faceless.stderr, /no personal mask learned \(Photo 1 has no face/);
+  await assert.rejects(readFile(maskFile), 'no mask file is written when learning fails');
+
+  const demo = join(repoRoot, 'node_modules', '@vladmandic', 'face-api', 'demo', 'sample2.jpg');
+  const learned = await cli([demo, '--learn-mask', maskFile]);
+  assert.equal(learned.code, 0, learned.stderr);
+  assert.match(learned.stdout, /personal mask learned from 1 photo\(s\)/);
+  const mask = JSON.parse(await readFile(maskFile, 'utf8'));
+  assert.deepEqual(mask.ensemble, ['human-faceres', 'human-faceres-deep', 'expo-mobilefacenet']);
+  assert.equal(typeof mask.pattern, 'string');
+
+  const used = await cli([join(dir, 'a'), '--out', join(dir, 'masked'), '--mask', maskFile]);
+  assert.equal(used.code, 0, used.stderr);
+  assert.deepEqual(await readdir(join(dir, 'masked')), ['photo.jpg']);
+
+  await writeFile(join(dir, 'broken.mask.json'), '{"ensemble": ["human-faceres"');
+  await writeFile(join(dir, 'other.mask.json'), JSON.stringify({ ...mask, ensemble: ['human-faceres'] }));
+  for (const [file, why] of [
+    ['broken.mask.json', /JSON/],
+    ['other.mask.json', /learned against other recognizers/],
+  ] as const) {
+    const bad = await cli([join(dir, 'a'), '--out', join(dir, 'bad-mask'), '--mask', join(dir, file)]);
+    assert.equal(bad.code, 2);
+    assert.ok(bad.stderr.includes(`${file}: cannot be read as a personal mask`), bad.stderr);
+    assert.match(bad.stderr, why);
+    await assert.rejects(readdir(join(dir, 'bad-mask')), 'nothing is written when the mask is refused');
+  }
+});
