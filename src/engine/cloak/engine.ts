@@ -131,7 +131,11 @@ export interface CloakOptions {
   /** Default 'untargeted'; 'targeted' needs `decoy`. */
   mode?: CloakMode;
   decoy?: Decoy;
-  /** Start every face from this personal mask and refine it for the strength's `maskSteps` instead of `steps`. */
+  /**
+   * Start every face from this personal mask and refine it for the strength's `maskSteps` instead of `steps`. Other
+   * people's faces in the photo start from it too: someone else's mask still starts better than noise (bench/protection
+   * "-mask-of-another"), though a little behind the full cloak from noise.
+   */
   personalMask?: PersonalMask;
   /** Overrides of the strength's budget, for benchmarks that sweep it; the extension never sets this. */
   budget?: Partial<StrengthSetting>;
