@@ -9,7 +9,7 @@
  * compiles shaders on GPU backends). Setup is what a call aborted before its first step costs beyond detection;
  * reduced runs time detection on its own with the engine's detector.
  */
-import type { CloakEngine } from '../../src/engine/cloak/engine.ts';
+import type { CloakEngine, PersonalMask } from '../../src/engine/cloak/engine.ts';
 import type { RgbImage } from '../../src/engine/image/types.ts';
 
 export type StrengthName = 'low' | 'mid' | 'high';
@@ -17,6 +17,8 @@ export type StrengthName = 'low' | 'mid' | 'high';
 export interface TimeCloakOptions {
   strength: StrengthName;
   seed?: number;
+  /** Start every face from this personal mask (the engine then refines for the strength's `maskSteps`). */
+  personalMask?: PersonalMask;
   /** Reduced run: stop after this many steps of the first face (>= 2) and extrapolate. Absent: full run. */
   maxSteps?: number;
   /**
@@ -88,6 +90,7 @@ export async function runCloak(engine: CloakEngine, image: RgbImage, options: Ti
     const outcome = await engine.cloak(image, {
       strength: options.strength,
       seed: options.seed ?? 1,
+      personalMask: options.personalMask,
       signal: controller.signal,
       onProgress: (p) => {
         marks.push({ ...p, at: performance.now() - started });

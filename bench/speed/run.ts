@@ -5,7 +5,7 @@
  *
  *   npx tsx bench/speed/run.ts [--backends wasm,cpu,webgl,webgpu,chromium-wasm] [--strength mid] [--quick]
  *       [--reduced-steps 2] [--photo bryce_dallas_howard/11] [--sizes 0.5,1,2,4,8,12] [--faces 1,2,4]
- *       [--skip-series] [--skip-ops] [--out file.json]
+ *       [--skip-series] [--skip-ops] [--mask me.mask.json] [--out file.json]
  *
  * Backends: `wasm` and `cpu` run in Node; `webgl`, `webgpu`, `chromium-wasm` and `chromium-cpu` run inside the built
  * extension in headless Chromium (build it first: `node build.mjs chromium`; SwiftShader stands in for a GPU here).
@@ -15,18 +15,21 @@
  * says "reduced"). --quick: strength low, wasm only unless --backends says otherwise, two sizes, 1 and 2 faces,
  * series reduced where they can be.
  *
+ * --mask: also time the face photo on wasm started from that personal mask (`npm run cloak -- <photos of the same
+ * person> --learn-mask me.mask.json`, from photos other than the timed one), refined for the strength's maskSteps.
+ *
  * Photos are made in memory from ../shared/faces, read in place (bench/speed/photos.ts). Prints tables, writes
  * bench/results/speed-<time>.json and ends with one JSON line starting {"bench":"speed".
  * Timings on a shared 2-core machine move with its load: the JSON records the load average.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
 import { type BackendName, useBackend } from '../../src/engine/backends/backends.ts';
 import { strengthSettings } from '../../src/engine/cloak/cloak.ts';
-import { type CloakEngine, createCloakEngine, productEnsemble } from '../../src/engine/cloak/engine.ts';
+import { type CloakEngine, type PersonalMask, createCloakEngine, productEnsemble } from '../../src/engine/cloak/engine.ts';
 import { type FaceDetector, createFaceDetector } from '../../src/engine/detect/detector.ts';
 import { decodeImageNode } from '../../src/engine/image/decode-node.ts';
 import { readModelFileNode } from '../../src/engine/models/read-node.ts';
@@ -61,6 +64,7 @@ const { values: args } = parseArgs({
     'no-face-repeats': { type: 'string' },
     'skip-series': { type: 'boolean', default: false },
     'skip-ops': { type: 'boolean', default: false },
+    mask: { type: 'string' },
     out: { type: 'string' },
   },
 });
@@ -84,6 +88,8 @@ const log = (message: string) => process.stderr.write(`${message}\n`);
 const round = (ms: number) => (Number.isFinite(ms) ? String(Math.round(ms)) : 'n/a');
 const seconds = (ms: number) => (Number.isFinite(ms) ? (ms / 1000).toFixed(1) : 'n/a');
 
+const personalMask = args.mask ? (JSON.parse(await readFile(args.mask, 'utf8')) as PersonalMask) : undefined;
+
 // Photos.
 const fixtures = await loadFixtures();
 const faceBytes = await fixturePhoto(fixtures, args.photo);
@@ -102,6 +108,8 @@ interface BackendResult {
   photo: CloakTiming;
   reducedSteps?: number;
   noFace: CloakTiming;
+  /** The face photo again, started from the --mask personal mask (wasm only). */
+  fromMask?: CloakTiming;
   error?: string;
 }
 const byBackend: BackendResult[] = [];
@@ -136,7 +144,8 @@ for (const backend of backends.filter((b) => nodeBackends.includes(b))) {
     const photo = await timeCloak(engine, image, options);
     log(`node ${backend}: ${seconds(photo.totalMs)} s for ${photo.faces} face(s)`);
     const noFace = await timeCloak(engine, await decodeImageNode(noFaceStandard.bytes), { strength, seed });
-    byBackend.push({ backend, where: 'node', actual: tf.getBackend(), photo, reducedSteps: full ? undefined : reducedSteps, noFace });
+    const fromMask = personalMask && backend === 'wasm' ? await timeCloak(engine, image, { ...options, personalMask }) : undefined;
+    byBackend.push({ backend, where: 'node', actual: tf.getBackend(), photo, reducedSteps: full ? undefined : reducedSteps, noFace, fromMask });
 
     const seriesBackend = backends.find((b) => nodeBackends.includes(b));
     if (backend === seriesBackend && !args['skip-series']) {
@@ -302,6 +311,13 @@ if (wasm) {
   console.log(
     `\nTarget: one face at mid <= 20 s on wasm (2 cores): ${strength === 'mid' ? `${seconds(faceMs)} s, ${check(faceMs <= targetFaceMs)}` : `not checked (this run is ${strength}; the target is for mid)`}`,
   );
+  const masked = wasm.fromMask?.perFace[0];
+  if (masked) {
+    console.log(
+      `From the personal mask ${args.mask}: ${seconds(masked.cloakMs)} s/face (${masked.steps} steps) against ${seconds(faceMs)} s ` +
+        `(${wasm.photo.perFace[0]?.steps} steps) from noise: x${(masked.cloakMs / faceMs).toFixed(2)}`,
+    );
+  }
 }
 
 if (series.megapixels.length > 0) {
@@ -455,7 +471,7 @@ console.log(
   JSON.stringify({
     bench: 'speed',
     strength,
-    byBackend: byBackend.map((r) => ({ backend: r.backend, run: r.reducedSteps ? `reduced-${r.reducedSteps}` : 'full', detectMs: r.photo?.detectMs, cloakMsPerFace: r.photo?.perFace[0]?.cloakMs, totalMs: r.photo?.totalMs, noFaceMs: r.noFace?.totalMs, error: r.error })),
+    byBackend: byBackend.map((r) => ({ backend: r.backend, run: r.reducedSteps ? `reduced-${r.reducedSteps}` : 'full', detectMs: r.photo?.detectMs, cloakMsPerFace: r.photo?.perFace[0]?.cloakMs, fromMaskMsPerFace: r.fromMask?.perFace[0]?.cloakMs, totalMs: r.photo?.totalMs, noFaceMs: r.noFace?.totalMs, error: r.error })),
     megapixels: series.megapixels.map((t) => ({ mp: t.megapixels, detectMs: t.detectMs, cloakMsPerFace: t.perFace[0]?.cloakMs })),
     faces: series.faces.map((t) => ({ faces: t.faces, totalMs: t.totalMs })),
     detectOnlyMedianMs: series.noFace.length > 0 ? median(series.noFace.flatMap((n) => n.detectOnlyMs)) : undefined,
