@@ -10,7 +10,7 @@ import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { type CloakEngine, type Decoy, type PersonalMask, createCloakEngine } from '../../src/engine/cloak/engine.ts';
+import { type CloakEngine, type Decoy, type PersonalMask, createCloakEngine, defaultMaskLearnStepsPerPhoto } from '../../src/engine/cloak/engine.ts';
 import { cosineSimilarity } from '../../src/engine/faces/similarity.ts';
 import type { Box, RecognizerId } from '../../src/engine/faces/types.ts';
 import { createFaceDetector } from '../../src/engine/detect/detector.ts';
@@ -251,6 +251,15 @@ async function learnedOnce(key: string, learn: () => Promise<PersonalMask>): Pro
 }
 
 /**
+ * The settings a mask is learned under, for the cache key: the strength's budget with the sweep's overrides and the
+ * engine's defaults filled in, less the refinement's step count (sweeps of the refinement share masks).
+ */
+function learnedWith(learn: { strength: 'low' | 'mid' | 'high'; budget?: Partial<StrengthSetting> }) {
+  const { maskSteps: _refinement, ...settings } = { ...strengthSettings[learn.strength], ...learn.budget };
+  return { ...settings, maskLearnStepsPerPhoto: settings.maskLearnStepsPerPhoto ?? defaultMaskLearnStepsPerPhoto };
+}
+
+/**
  * One start pattern for everyone, learned from every face in face-api's six demo photos (its author's own photos, in
  * the npm package; none of them is a fixture identity), cached like the personal masks.
  */
@@ -260,9 +269,8 @@ export async function universalStart(
 ): Promise<PersonalMask> {
   const files = [1, 2, 3, 4, 5, 6].map((n) => join(faceApiDemoDir, `sample${n}.jpg`));
   const bytes = await Promise.all(files.map((file) => readFile(file)));
-  const { maskSteps: _refinement, ...learningBudget } = learn.budget ?? {};
   const key = createHash('sha256')
-    .update(JSON.stringify({ photos: bytes.map((b) => createHash('sha256').update(b).digest('hex')), ensemble: engine.ensemble, learn: { strength: learn.strength, budget: learningBudget }, frame: maskFrame }))
+    .update(JSON.stringify({ photos: bytes.map((b) => createHash('sha256').update(b).digest('hex')), ensemble: engine.ensemble, learn: learnedWith(learn), frame: maskFrame }))
     .digest('hex')
     .slice(0, 24);
   return learnedOnce(`universal-${key}`, async () => {
@@ -297,9 +305,6 @@ export async function personalMasks(
     for (const photo of photos.sort((a, b) => a.id.localeCompare(b.id)).slice(-maskPhotoCount)) learnedFrom.add(photo.sha256);
   }
   const masks = new Map<string, Promise<PersonalMask>>();
-  // What the pattern depends on (the refinement's step count does not), so sweeps of the refinement share masks.
-  const { maskSteps: _refinement, ...learningBudget } = learn.budget ?? {};
-  const learnedWith = { strength: learn.strength, budget: learningBudget };
   const identities = [...byIdentity.keys()].sort();
   return {
     learnedFrom,
@@ -310,7 +315,7 @@ export async function personalMasks(
         const photos = byIdentity.get(identity)?.slice(-maskPhotoCount);
         if (!photos) throw new Error(`no photos of identity ${identity} to learn a mask from`);
         const key = createHash('sha256')
-          .update(JSON.stringify({ photos: photos.map((p) => p.sha256), ensemble: engine.ensemble, learn: learnedWith, frame: maskFrame }))
+          .update(JSON.stringify({ photos: photos.map((p) => p.sha256), ensemble: engine.ensemble, learn: learnedWith(learn), frame: maskFrame }))
           .digest('hex')
           .slice(0, 24);
         mask = learnedOnce(key, async () => {
@@ -356,10 +361,10 @@ for (const { strength, name, mode, ensemble, heldOut } of cloakVariants) {
           : '') +
         (mode === 'mask-of-another' ? 'a control: from the personal mask of another person (the next identity by name), ' : '') +
         (mode === 'universal'
-          ? `from one start pattern learned from every face of face-api's six demo photos (none of the fixtures' people; ${budget.maskLearnStepsPerPhoto ?? 16} steps per face), refined for ${budget.maskSteps ?? budget.steps} steps, `
+          ? `from one start pattern learned from every face of face-api's six demo photos (none of the fixtures' people; ${budget.maskLearnStepsPerPhoto ?? defaultMaskLearnStepsPerPhoto} steps per face), refined for ${budget.maskSteps ?? budget.steps} steps, `
           : '') +
         (mode === 'mask' || mode === 'mask-of-another'
-          ? `from a personal mask learned per person from their last ${maskPhotoCount} photos (${budget.maskLearnStepsPerPhoto ?? 16} steps per photo), refined for ${budget.maskSteps ?? budget.steps} steps, `
+          ? `from a personal mask learned per person from their last ${maskPhotoCount} photos (${budget.maskLearnStepsPerPhoto ?? defaultMaskLearnStepsPerPhoto} steps per photo), refined for ${budget.maskSteps ?? budget.steps} steps, `
           : '') +
         `the cloak engine at ${strength} (L-inf ${budget.epsilon}/255, ${budget.flatShare} of it on flat skin, face SSIM >= ` +
         `${budget.minFaceSsim}, ${budget.steps} steps, grid ${budget.coarseness}x coarser, feature-level term x${budget.featureWeight}, ` +

@@ -72,7 +72,7 @@ export interface StrengthSetting {
   decoyWeight?: number;
   /** Steps when the cloak starts from a personal mask (personal-mask.ts) instead of noise; `steps` when absent. */
   maskSteps?: number;
-  /** Steps per photo when learning a personal mask (default 16). */
+  /** Steps per photo when learning a personal mask (default engine.ts `defaultMaskLearnStepsPerPhoto`). */
   maskLearnStepsPerPhoto?: number;
 }
 
@@ -94,9 +94,10 @@ export interface StrengthSetting {
  * MobileFaceNet's feature maps (DFANet, p 0.1), FIA's importance-weighted feature term (8 thinned copies), its
  * transfer layer at 28x28, the end of 14x14 or 7x7, and feature weights 3 or 30 (3 is clearly worse).
  * A personal mask (personal-mask.ts; 3 splits, each person's mask learned from 4 photos the benchmark does not
- * measure) lets mid stop at 12 steps: from the mask, 12 steps evade the held-out recognizers about as often as 24 from
- * noise (face-api ResNet 64 % vs 73 % as posted, 59 % vs 64 % after JPEG 75; MobileFace 18 % vs 5 %, mean cosine 0.62
- * vs 0.65), at a cost in face-api ResNet's protection rate (85-91 % vs 97 %); 8 steps from noise evade 45 % / 5 %.
+ * measure, 32 steps per photo) lets mid stop at 12 steps: from the mask, 12 steps come about as far as 24 from noise
+ * (face-api ResNet evaded 59 % vs 73 % as posted, 55 % vs 64 % after JPEG 75, mean cosine 0.946 vs 0.948, prot@1
+ * 97 % / 94 % vs 97 % / 97 %; MobileFace evaded 18 % vs 5 %, mean cosine 0.60 vs 0.65); 8 steps from noise evade
+ * 45 % / 5 %.
  * Low and high refine a mask for their full steps (not measured shorter).
  */
 export const strengthSettings: Record<Strength, StrengthSetting> = {
