@@ -8,8 +8,7 @@ import { type StrengthSetting, maskFrame, strengthSettings, type TransformSample
 import { createHash } from 'node:crypto';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { type CloakEngine, type Decoy, type PersonalMask, createCloakEngine, defaultMaskLearnStepsPerPhoto } from '../../src/engine/cloak/engine.ts';
 import { cosineSimilarity } from '../../src/engine/faces/similarity.ts';
 import type { Box, RecognizerId } from '../../src/engine/faces/types.ts';
@@ -18,6 +17,7 @@ import { decodeImageNode } from '../../src/engine/image/decode-node.ts';
 import { encodeImageNode } from '../../src/engine/image/encode-node.ts';
 import type { RgbImage } from '../../src/engine/image/types.ts';
 import type { ModelFileReader } from '../../src/engine/models/manifest.ts';
+import { faceApiDemoDir } from '../../test/support/photos.ts';
 import { loadFixtures, readPhoto } from '../lib/fixtures.ts';
 import { mulberry32 } from '../lib/prng.ts';
 
@@ -279,8 +279,6 @@ export async function universalStart(
     return engine.learnPersonalMask(images, { ...learn, faces: 'all', seed: 1 });
   });
 }
-
-const faceApiDemoDir = join(dirname(createRequire(import.meta.url).resolve('@vladmandic/face-api/package.json')), 'demo');
 
 /** How many photos of a person their personal mask is learned from. */
 export const maskPhotoCount = 4;

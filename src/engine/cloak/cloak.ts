@@ -276,7 +276,7 @@ export function thresholdOf(r: Recognizer): number {
 }
 
 /** Lets queued messages (a cancel, a progress read) run between steps: tfjs work here is synchronous. */
-const yieldToEventLoop = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
+export const yieldToEventLoop = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
 
 /** Luma of the `rect` part of an RGB region laid out row by row, `regionWidth` pixels wide. */
 function lumaOf(values: ArrayLike<number>, regionWidth: number, rect: { x: number; y: number; width: number; height: number }): GrayImage {
@@ -517,9 +517,11 @@ export async function cloakFace(
   // every member per step, and the early iterates are never the best.
   const firstScoredStep = options.steps - Math.max(1, Math.ceil(options.steps / 4));
   const stepSize = tf.tidy(() => tf.div(budget, 4));
-  const startNoise = Float32Array.from({ length: grid.width * grid.height * 3 }, () => (random() * 2 - 1) * 0.25);
   let delta: tf.Tensor4D = tf.tidy(() => {
-    if (!options.start) return tf.mul(tf.tensor4d(startNoise, [1, grid.height, grid.width, 3]), budget);
+    if (!options.start) {
+      const startNoise = Float32Array.from({ length: grid.width * grid.height * 3 }, () => (random() * 2 - 1) * 0.25);
+      return tf.mul(tf.tensor4d(startNoise, [1, grid.height, grid.width, 3]), budget);
+    }
     // A personal mask: start from the person's learned pattern instead of noise; only a short refinement is left.
     const { size, cropScale, shares } = options.start;
     const start = tf.mul(patternOnGrid(tf.tensor3d(shares, [size, size, 3]), { size, cropScale }, problem), budget) as tf.Tensor4D;

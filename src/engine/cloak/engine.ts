@@ -203,6 +203,7 @@ function decoyEmbeddings(decoy: Decoy | undefined, ensemble: readonly Recognizer
 
 export async function createCloakEngine(read: ModelFileReader, options: CloakEngineOptions): Promise<CloakEngine> {
   const { detector, recognizers: ensemble } = await loadFaceModels(read, options.ensemble);
+  const sampleTransform = options.sampleTransform === null ? undefined : (options.sampleTransform ?? defaultSampleTransform);
   let heldOut: Promise<Recognizer[]> | undefined;
   let heldOutLoaded: Recognizer[] = [];
   return {
@@ -242,7 +243,7 @@ export async function createCloakEngine(read: ModelFileReader, options: CloakEng
         ...settings,
         steps,
         seed: learnOptions.seed ?? 0,
-        sampleTransform: options.sampleTransform === null ? undefined : (options.sampleTransform ?? defaultSampleTransform),
+        sampleTransform,
         signal: learnOptions.signal,
         onStep: (step) => learnOptions.onProgress?.({ step: step + 1, steps }),
       });
@@ -269,7 +270,7 @@ export async function createCloakEngine(read: ModelFileReader, options: CloakEng
           start,
           // One seed per face, so adding a face elsewhere in the photo does not change this face's cloak.
           seed: (cloakOptions.seed ?? 0) * 1000 + index,
-          sampleTransform: options.sampleTransform === null ? undefined : (options.sampleTransform ?? defaultSampleTransform),
+          sampleTransform,
           signal: cloakOptions.signal,
           onStep: (step) => cloakOptions.onProgress?.({ face: index, faces: faces.length, step: step + 1, steps: settings.steps }),
         });

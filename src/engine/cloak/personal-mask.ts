@@ -21,6 +21,7 @@ import {
   maskFrame,
   patternOnGrid,
   prepareFace,
+  yieldToEventLoop,
 } from './cloak.ts';
 import { createRandom } from './random.ts';
 
@@ -37,7 +38,8 @@ export interface LearnPatternOptions extends FaceProblemOptions {
 const stepShare = 0.25;
 
 /**
- * Learns one pattern from `faces` (one face per photo, all of the same person) against `ensemble`.
+ * Learns one pattern from `faces` against `ensemble`: one face per photo of one person for a personal mask, or the
+ * faces of many people for a pattern that starts anyone's cloak.
  * Tensors: everything allocated here is disposed before returning, on every path.
  */
 export async function learnMaskPattern(
@@ -90,8 +92,7 @@ export async function learnMaskPattern(
       momentum = next.m;
       pattern = next.p;
       options.onStep?.(step);
-      // Lets a cancel or a progress read through between steps: tfjs work here is synchronous.
-      await new Promise<void>((resolve) => setTimeout(resolve, 0));
+      await yieldToEventLoop();
     }
     return { size, cropScale, shares: Float32Array.from(await pattern.data()) };
   } finally {
