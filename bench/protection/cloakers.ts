@@ -6,6 +6,7 @@
  */
 import { type StrengthSetting, maskFrame, strengthSettings, type TransformSampler } from '../../src/engine/cloak/cloak.ts';
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -210,11 +211,6 @@ export async function decoyChooser(engine: Pick<CloakEngine, 'ensemble' | 'makeD
   };
 }
 
-/**
- * Learning a mask costs about as much as cloaking its photos, and every worker process (and every sweep of the
- * refinement) needs the same ones: the first to need a mask learns it and leaves it in the temp folder, the others
- * wait for it there.
- */
 function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -224,11 +220,29 @@ function isAlive(pid: number): boolean {
   }
 }
 
-async function learnedOnce(key: string, learn: () => Promise<PersonalMask>): Promise<PersonalMask> {
+/** What a mask is learned from and with: the photos (sha256), the ensemble, the settings (`learnedWith`). */
+interface MaskInputs {
+  photos: string[];
+  ensemble: readonly RecognizerId[];
+  learn: ReturnType<typeof learnedWith>;
+}
+
+/** The code that learns a mask, so a cached mask from older code is not reused. */
+const maskCode = ['personal-mask.ts', 'cloak.ts', 'transforms.ts'].map((name) =>
+  readFileSync(new URL(`../../src/engine/cloak/${name}`, import.meta.url), 'utf8'),
+);
+
+/**
+ * Learning a mask costs about as much as cloaking its photos, and every worker process (and every sweep of the
+ * refinement) needs the same ones: the first to need a mask learns it and leaves it in the temp folder, keyed by its
+ * inputs and the code that learns it; the others wait for it there.
+ */
+async function learnedOnce(name: string, inputs: MaskInputs, learn: () => Promise<PersonalMask>): Promise<PersonalMask> {
+  const key = createHash('sha256').update(JSON.stringify({ ...inputs, frame: maskFrame, code: maskCode })).digest('hex').slice(0, 24);
   const dir = join(tmpdir(), 'face-cloak-mask-cache');
   await mkdir(dir, { recursive: true });
-  const done = join(dir, `${key}.json`);
-  const lock = join(dir, `${key}.lock`);
+  const done = join(dir, `${name}-${key}.json`);
+  const lock = join(dir, `${name}-${key}.lock`);
   for (;;) {
     const cached = await readFile(done, 'utf8').catch(() => null);
     if (cached !== null) return JSON.parse(cached) as PersonalMask;
@@ -269,11 +283,8 @@ export async function universalStart(
 ): Promise<PersonalMask> {
   const files = [1, 2, 3, 4, 5, 6].map((n) => join(faceApiDemoDir, `sample${n}.jpg`));
   const bytes = await Promise.all(files.map((file) => readFile(file)));
-  const key = createHash('sha256')
-    .update(JSON.stringify({ photos: bytes.map((b) => createHash('sha256').update(b).digest('hex')), ensemble: engine.ensemble, learn: learnedWith(learn), frame: maskFrame }))
-    .digest('hex')
-    .slice(0, 24);
-  return learnedOnce(`universal-${key}`, async () => {
+  const inputs = { photos: bytes.map((b) => createHash('sha256').update(b).digest('hex')), ensemble: engine.ensemble, learn: learnedWith(learn) };
+  return learnedOnce('universal', inputs, async () => {
     const images = [];
     for (const b of bytes) images.push(await decodeImageNode(new Uint8Array(b)));
     return engine.learnPersonalMask(images, { ...learn, faces: 'all', seed: 1 });
@@ -312,11 +323,8 @@ export async function personalMasks(
       if (!mask) {
         const photos = byIdentity.get(identity)?.slice(-maskPhotoCount);
         if (!photos) throw new Error(`no photos of identity ${identity} to learn a mask from`);
-        const key = createHash('sha256')
-          .update(JSON.stringify({ photos: photos.map((p) => p.sha256), ensemble: engine.ensemble, learn: learnedWith(learn), frame: maskFrame }))
-          .digest('hex')
-          .slice(0, 24);
-        mask = learnedOnce(key, async () => {
+        const inputs = { photos: photos.map((p) => p.sha256), ensemble: engine.ensemble, learn: learnedWith(learn) };
+        mask = learnedOnce(identity, inputs, async () => {
           const images = [];
           for (const photo of photos) images.push(await decodeImageNode(await readPhoto(facesDir, photo)));
           return engine.learnPersonalMask(images, { ...learn, seed: 1 });
