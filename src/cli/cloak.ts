@@ -92,19 +92,20 @@ if (mode === 'targeted') {
 if (values['learn-mask']) {
   const target = values['learn-mask'];
   const started = performance.now();
+  let exitCode = 0;
   try {
     const photos = [];
     for (const file of await expand(positionals)) photos.push(await decodeImageNode(new Uint8Array(await readFile(file))));
     const mask = await engine.learnPersonalMask(photos, { strength, seed: Number(values.seed) });
     await writeFile(target, `${JSON.stringify(mask)}\n`);
     console.log(`personal mask learned from ${mask.photos} photo(s) in ${Math.round(performance.now() - started)} ms -> ${target}`);
-    process.exit(0);
   } catch (error) {
     console.error(`no personal mask learned (${reasonOf(error)})`);
-    process.exit(2);
+    exitCode = 2;
   } finally {
     engine.dispose();
   }
+  process.exit(exitCode);
 }
 let personalMask: PersonalMask | undefined;
 if (values.mask) {
