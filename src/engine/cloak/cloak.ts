@@ -271,7 +271,7 @@ export function familyGroups(ensemble: readonly Recognizer[]): number[][] {
 }
 
 /** Cosine at which a recognizer's 1 %-FAR threshold lies; 0.5 for a model the zoo has not measured. */
-export function thresholdOf(r: Recognizer): number {
+function thresholdOf(r: Recognizer): number {
   return r.entry.thresholdAt1PctFar ?? 0.5;
 }
 
@@ -344,7 +344,7 @@ export interface FaceProblem {
 }
 
 /** Grid cells' centres in working-resolution pixels (the grid is upscaled bilinearly, half-pixel centres). */
-export function gridCentres(grid: { width: number; height: number }, work: { width: number; height: number }): { xs: Float32Array; ys: Float32Array } {
+function gridCentres(grid: { width: number; height: number }, work: { width: number; height: number }): { xs: Float32Array; ys: Float32Array } {
   const xs = new Float32Array(grid.width * grid.height);
   const ys = new Float32Array(grid.width * grid.height);
   for (let gy = 0; gy < grid.height; gy++) {
