@@ -13,7 +13,7 @@ import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cosineSimilarity } from '../src/engine/diagnostics/gradient-check.ts';
-import { productEnsemble } from '../src/engine/cloak/engine.ts';
+import { productEnsemble } from '../src/engine/cloak/ensemble.ts';
 import type { RecognizerId } from '../src/engine/faces/types.ts';
 import { recognizerEntry } from '../src/engine/models/manifest.ts';
 import { recognizerIds } from '../src/engine/recognizers/zoo.ts';

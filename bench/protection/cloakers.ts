@@ -4,13 +4,14 @@
  *
  * To plug in another cloaker (the real cloak engine), add a factory to `cloakerFactories`.
  */
-import { type StrengthSetting, maskFrame, strengthSettings, type TransformSampler } from '../../src/engine/cloak/cloak.ts';
+import { type StrengthSetting, strengthSettings, type TransformSampler } from '../../src/engine/cloak/cloak.ts';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type CloakEngine, type Decoy, type PersonalMask, createCloakEngine, defaultMaskLearnStepsPerPhoto } from '../../src/engine/cloak/engine.ts';
+import { type CloakEngine, type Decoy, createCloakEngine, defaultMaskLearnStepsPerPhoto } from '../../src/engine/cloak/engine.ts';
+import { type PersonalMask, maskFrame } from '../../src/engine/cloak/personal-mask-format.ts';
 import { cosineSimilarity } from '../../src/engine/faces/similarity.ts';
 import type { Box, RecognizerId } from '../../src/engine/faces/types.ts';
 import { createFaceDetector } from '../../src/engine/detect/detector.ts';

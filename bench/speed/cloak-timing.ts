@@ -9,7 +9,8 @@
  * compiles shaders on GPU backends). Setup is what a call aborted before its first step costs beyond detection;
  * reduced runs time detection on its own with the engine's detector.
  */
-import type { CloakEngine, PersonalMask } from '../../src/engine/cloak/engine.ts';
+import type { CloakEngine } from '../../src/engine/cloak/engine.ts';
+import type { PersonalMask } from '../../src/engine/cloak/personal-mask-format.ts';
 import type { RgbImage } from '../../src/engine/image/types.ts';
 
 export type StrengthName = 'low' | 'mid' | 'high';

@@ -23,7 +23,8 @@ import { decodeImageBrowser } from '../engine/image/decode-browser.ts';
 import { ImageError, type RgbImage } from '../engine/image/types.ts';
 import { readModelFileBrowser } from '../engine/models/read-browser.ts';
 import { loadRecognizer } from '../engine/recognizers/zoo.ts';
-import { type CloakEngine, createCloakEngine, productEnsemble } from '../engine/cloak/engine.ts';
+import { type CloakEngine, createCloakEngine } from '../engine/cloak/engine.ts';
+import { productEnsemble } from '../engine/cloak/ensemble.ts';
 // The speed benchmark's timing code, shared with its Node side so both measure the same way (engine API only).
 import { type CloakTiming, type TimeCloakOptions, timeCloak, warmUpCloak } from '../../bench/speed/cloak-timing.ts';
 

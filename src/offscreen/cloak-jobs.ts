@@ -8,7 +8,8 @@
  * MB) is created at the first job and reused until the document closes.
  */
 import * as tf from '@tensorflow/tfjs';
-import { type CloakEngine, createCloakEngine, productEnsemble } from '../engine/cloak/engine.ts';
+import { type CloakEngine, createCloakEngine } from '../engine/cloak/engine.ts';
+import { productEnsemble } from '../engine/cloak/ensemble.ts';
 import { decodeImageBrowser } from '../engine/image/decode-browser.ts';
 import {
   encodeImageBrowser,

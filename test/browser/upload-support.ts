@@ -14,7 +14,7 @@ import * as esbuild from 'esbuild';
 import type { BrowserContext, Page } from 'playwright-core';
 import sharp from 'sharp';
 import { useBackend } from '../../src/engine/backends/backends.ts';
-import { productEnsemble } from '../../src/engine/cloak/engine.ts';
+import { productEnsemble } from '../../src/engine/cloak/ensemble.ts';
 import type { FaceDetector } from '../../src/engine/detect/detector.ts';
 import { type ProtectionEstimator, protectionEstimatorWith } from '../../src/engine/evaluate/estimate.ts';
 import type { Box, RecognizerId } from '../../src/engine/faces/types.ts';

@@ -475,9 +475,6 @@ export interface MaskPattern {
   shares: Float32Array;
 }
 
-/** The pattern's frame: 128 px, zoomed out so that the region cloakFace may change (box + 35 % margin) fits in it. */
-export const maskFrame = { size: 128, cropScale: 0.55 };
-
 /**
  * The pattern sampled onto `problem`'s grid, in budget shares [1, gridH, gridW, 3] (0 where the grid reaches past the
  * pattern's frame). Differentiable with respect to `pattern` [size, size, 3]; synchronous: call inside tf.tidy.

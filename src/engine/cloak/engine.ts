@@ -23,25 +23,11 @@ import {
   type Strength,
   type StrengthSetting,
   type TransformSampler,
-  type MaskPattern,
   cloakFace,
-  maskFrame,
   strengthSettings,
 } from './cloak.ts';
 import { learnMaskPattern } from './personal-mask.ts';
-
-/**
- * The recognizers the shipped cloak optimises against: the two FaceRes siblings and the zoo's strongest recognizer,
- * expo-mobilefacenet (ArcFace-style). One recognizer of each family stays out as a held-out judge the popup can report
- * honestly: faceapi-resnet (FaceNet-style) and human-mobileface (ArcFace-style). With human-mobileface in
- * expo-mobilefacenet's place (the ensemble until 2026-12-06), mid evaded the held-out faceapi-resnet on 41 % of
- * photos as posted; with expo-mobilefacenet, 73 % (bench/protection, 22 photos, 3 splits). The benchmark also runs
- * the mirror ensembles (bench/protection/cloakers.ts), so every recognizer is measured held out in some ensemble.
- * MobileFaceNet does most of the work: alone it evades the held-out judges about as well as the three together (3
- * splits, 2026-12-06), and the FaceRes pair alone far less; the pair keeps the ensemble at three models of different
- * architecture and training, as the engine issue asks.
- */
-export const productEnsemble: readonly RecognizerId[] = ['human-faceres', 'human-faceres-deep', 'expo-mobilefacenet'];
+import { type PersonalMask, encodeMaskPattern, maskPattern } from './personal-mask-format.ts';
 
 export interface CloakEngineOptions {
   /** Recognizers the cloak optimises against; the others stay held out as honest judges. */
@@ -72,22 +58,6 @@ export interface Decoy {
   embeddings: Partial<Record<RecognizerId, number[]>>;
 }
 
-/**
- * A personal mask (personal-mask.ts): a perturbation pattern learned once from a few photos of one person, from which
- * every later cloak of their face starts. Plain data, so it can be stored; it holds no photo and no embedding.
- */
-export interface PersonalMask {
-  /** The ensemble it was learned against; a cloak with another ensemble refuses it. */
-  ensemble: RecognizerId[];
-  /** Side of the square pattern frame, and its zoom (cloak.ts `maskFrame`). */
-  size: number;
-  cropScale: number;
-  /** The pattern [size, size, 3] in shares of the budget, as int8 (-127..127 for -1..1), base64. */
-  pattern: string;
-  /** How many photos it was learned from. */
-  photos: number;
-}
-
 export interface LearnMaskOptions {
   /**
    * 'largest' (default): the largest face of each photo, all of one person. 'all': every face, of many people: a
@@ -110,30 +80,6 @@ export interface LearnMaskOptions {
  */
 export const defaultMaskLearnStepsPerPhoto = 32;
 
-function encodePattern(shares: Float32Array): string {
-  let binary = '';
-  for (const share of shares) binary += String.fromCharCode(Math.round(Math.max(-1, Math.min(1, share)) * 127) & 0xff);
-  return btoa(binary);
-}
-
-/** The pattern a personal mask holds; throws, saying why, when it cannot start a cloak against `ensemble`. */
-export function maskPattern(mask: PersonalMask, ensemble: readonly RecognizerId[]): MaskPattern {
-  if (!Array.isArray(mask?.ensemble) || mask.ensemble.join() !== ensemble.join()) {
-    throw new Error('The personal mask was learned against other recognizers; learn it again with this engine.');
-  }
-  if (mask.size !== maskFrame.size || mask.cropScale !== maskFrame.cropScale) {
-    throw new Error('The personal mask was made by another version of Face Cloak; learn it again.');
-  }
-  let binary: string;
-  try {
-    binary = atob(mask.pattern);
-  } catch {
-    binary = '';
-  }
-  if (binary.length !== mask.size * mask.size * 3) throw new Error(`The personal mask is damaged: ${binary.length} values for a ${mask.size} px pattern.`);
-  return { size: mask.size, cropScale: mask.cropScale, shares: Float32Array.from(binary, (c) => ((c.charCodeAt(0) << 24) >> 24) / 127) };
-}
-
 export interface CloakOptions {
   strength?: Strength;
   /** Default 'untargeted'; 'targeted' needs `decoy`. */
@@ -150,6 +96,14 @@ export interface CloakOptions {
   seed?: number;
   signal?: AbortSignal;
   onProgress?: (progress: { face: number; faces: number; step: number; steps: number }) => void;
+}
+
+/** A photo given to learn a personal mask shows no usable face; `photo` is its 0-based index. */
+export class MaskPhotoError extends Error {
+  constructor(readonly photo: number) {
+    super(`Photo ${photo + 1} has no face that could be found: choose photos that show the person's face.`);
+    this.name = 'MaskPhotoError';
+  }
 }
 
 /** Faces narrower than this (pixels) are left alone and reported: too small to recognise or to cloak reliably. */
@@ -177,7 +131,7 @@ export interface CloakEngine {
    */
   makeDecoy(image: RgbImage): Promise<Decoy>;
   /**
-   * A personal mask from a few photos of one person (the largest face in each). Throws when a photo has no face.
+   * A personal mask from a few photos of one person (the largest face in each). Throws MaskPhotoError when a photo has no usable face.
    * Takes about as long as cloaking the photos one by one.
    */
   learnPersonalMask(photos: readonly RgbImage[], options?: LearnMaskOptions): Promise<PersonalMask>;
@@ -235,7 +189,7 @@ export async function createCloakEngine(read: ModelFileReader, options: CloakEng
       for (const [index, image] of photos.entries()) {
         const found = await detector.detect(image, { ...options.detect, ...(learnOptions.faces === 'all' ? {} : { maxFaces: 1 }) });
         const usable = found.filter((face) => face.box.width >= minFaceWidth);
-        if (usable.length === 0) throw new Error(`Photo ${index + 1} has no face that could be found: choose photos that show the person's face.`);
+        if (usable.length === 0) throw new MaskPhotoError(index);
         for (const face of usable) faces.push({ image, face });
       }
       const steps = (settings.maskLearnStepsPerPhoto ?? defaultMaskLearnStepsPerPhoto) * faces.length;
@@ -247,7 +201,7 @@ export async function createCloakEngine(read: ModelFileReader, options: CloakEng
         signal: learnOptions.signal,
         onStep: (step) => learnOptions.onProgress?.({ step: step + 1, steps }),
       });
-      return { ensemble: [...options.ensemble], size: pattern.size, cropScale: pattern.cropScale, pattern: encodePattern(pattern.shares), photos: faces.length };
+      return { ensemble: [...options.ensemble], size: pattern.size, cropScale: pattern.cropScale, pattern: encodeMaskPattern(pattern.shares), photos: faces.length };
     },
     async cloak(image, cloakOptions = {}) {
       const started = performance.now();

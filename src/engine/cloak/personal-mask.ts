@@ -18,11 +18,11 @@ import {
   type TransformSampler,
   jitter,
   limitColour,
-  maskFrame,
   patternOnGrid,
   prepareFace,
   yieldToEventLoop,
 } from './cloak.ts';
+import { maskFrame } from './personal-mask-format.ts';
 import { createRandom } from './random.ts';
 
 export interface LearnPatternOptions extends FaceProblemOptions {

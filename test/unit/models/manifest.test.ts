@@ -35,7 +35,7 @@ test('extension paths are unique and inside models/', () => {
 });
 
 test("the manifest's cloak roles match the product ensemble, and at least one recognizer is held out", async () => {
-  const { productEnsemble } = await import('../../../src/engine/cloak/engine.ts');
+  const { productEnsemble } = await import('../../../src/engine/cloak/ensemble.ts');
   for (const id of recognizerIds) {
     assert.equal(recognizerEntry(id).cloakRole, productEnsemble.includes(id) ? 'cloak-ensemble' : 'held-out', id);
   }
