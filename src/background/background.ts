@@ -1,12 +1,14 @@
 /**
- * Background entry (Chromium service worker, Firefox event page). Owns settings, routes messages, runs the offscreen
- * document, registers the context menu. Every listener is registered synchronously at start: the worker is stopped
+ * Background entry (Chromium service worker, Firefox event page). Owns settings and the personal mask, routes
+ * messages, runs the offscreen document, registers the context menu. Every listener is registered synchronously at start: the worker is stopped
  * when idle and restarted for the next event, and only listeners present at startup receive it.
  */
 import { handleMessages } from '../shared/messages.ts';
 import { CloakService } from './cloak-service.ts';
 import { ImageHandoffs, createProtectImage, registerContextMenu } from './context-menu.ts';
 import { OffscreenHost } from './offscreen-host.ts';
+import { PersonalMaskService } from './personal-mask-service.ts';
+import { PersonalMaskStore } from './personal-mask-store.ts';
 import { RecentCloaksStore } from './recent-cloaks-store.ts';
 import { createRouter } from './router.ts';
 import { SettingsStore } from './settings-store.ts';
@@ -15,13 +17,16 @@ import { registerAddedSiteScripts } from './site-scripts.ts';
 const settings = new SettingsStore();
 const recent = new RecentCloaksStore(settings);
 const offscreen = new OffscreenHost();
-const cloaks = new CloakService({ settings, offscreen });
+const masks = new PersonalMaskStore();
+const cloaks = new CloakService({ settings, offscreen, masks });
+const maskLearning = new PersonalMaskService({ offscreen, masks });
 
 const handoffs = new ImageHandoffs();
 const protectImage = createProtectImage({ settings, handoffs });
 
-handleMessages<'background'>(createRouter({ settings, recent, offscreen, cloaks, protectImage, handoffs }));
+handleMessages<'background'>(createRouter({ settings, recent, offscreen, cloaks, masks, maskLearning, protectImage, handoffs }));
 cloaks.listen();
+maskLearning.listen();
 registerContextMenu(protectImage);
 registerAddedSiteScripts(settings);
 
@@ -35,5 +40,5 @@ chrome.runtime.onInstalled.addListener(() => {
 
 if (__TEST__) {
   // Test-only handle for BUILD_TEST=1 builds; a production bundle does not contain this.
-  Object.assign(globalThis, { faceCloakTest: { settings, recent, offscreen, cloaks } });
+  Object.assign(globalThis, { faceCloakTest: { settings, recent, offscreen, cloaks, masks } });
 }

@@ -32,7 +32,9 @@ import {
 } from '../shared/messages.ts';
 import type { CloakOrigin } from '../shared/recent-cloaks.ts';
 import { type Strength, siteKeyForUrl, siteSettingsFor } from '../shared/settings.ts';
+import { ClientPort } from './client-port.ts';
 import type { OffscreenHost } from './offscreen-host.ts';
+import type { PersonalMaskStore } from './personal-mask-store.ts';
 import type { SettingsStore } from './settings-store.ts';
 
 /** The first message must arrive this soon after connecting, and the whole file within UPLOAD_TIMEOUT_MS. */
@@ -54,7 +56,7 @@ export class CloakService {
   private readonly jobs = new Map<string, Job>();
   private bytesInFlight = 0;
 
-  constructor(private readonly deps: { settings: SettingsStore; offscreen: OffscreenHost }) {}
+  constructor(private readonly deps: { settings: SettingsStore; offscreen: OffscreenHost; masks: PersonalMaskStore }) {}
 
   /** Registers the port listener; call synchronously at worker start (MV3 delivers events only to those). */
   listen(): void {
@@ -81,81 +83,35 @@ export class CloakService {
       return;
     }
 
-    const post = (message: CloakServiceMessage): boolean => {
-      try {
-        port.postMessage(message);
-        return true;
-      } catch {
-        return false; // Disconnected meanwhile: the requester left.
-      }
-    };
-    const abort = new AbortController();
-    const refuse = (message: string) => {
-      post({ type: 'error', failure: { code: 'refused', message } });
-      // Our own disconnect() does not fire our onDisconnect: abort here, so a job in flight is released.
-      abort.abort(new DOMException(message, 'AbortError'));
-      port.disconnect();
-    };
-
+    const client = new ClientPort<CloakServiceMessage>(port, START_TIMEOUT_MS);
     let started = false;
     let expected = 0;
     let received = 0;
-    // Chunks the content script sent, waiting for the offscreen document; the pump below takes them in order.
-    const pending: string[] = [];
-    let wake: (() => void) | null = null;
-    const startTimer = setTimeout(() => refuse('No request arrived.'), START_TIMEOUT_MS);
-
-    port.onDisconnect.addListener(() => {
-      clearTimeout(startTimer);
-      abort.abort(new DOMException('The requester left', 'AbortError'));
-      wake?.();
-    });
-
     port.onMessage.addListener((message: unknown) => {
-      if (!isCloakClientMessage(message)) return refuse('Malformed message.');
+      if (!isCloakClientMessage(message)) return client.refuse('Malformed message.');
       if (message.type === 'ping') return;
       if (message.type === 'chunk') {
-        if (!started) return refuse('A chunk came before the request.');
+        if (!started) return client.refuse('A chunk came before the request.');
         received += base64DecodedLength(message.data);
-        if (received > expected) return refuse('More bytes than announced.');
-        pending.push(message.data);
-        wake?.();
+        if (received > expected) return client.refuse('More bytes than announced.');
+        client.push(message.data);
         return;
       }
-      if (started) return refuse('One file per port.');
+      if (started) return client.refuse('One file per port.');
       started = true;
-      clearTimeout(startTimer);
+      client.started();
       expected = message.size;
-      void this.startFromPort(port, message, tabId ?? -1, sender.url, access, {
-        post,
-        refuse,
-        signal: abort.signal,
-        next: async () => {
-          while (pending.length === 0) {
-            if (abort.signal.aborted) throw abort.signal.reason;
-            await new Promise<void>((resolve) => (wake = resolve));
-            wake = null;
-          }
-          return pending.shift()!;
-        },
-        uploaded: () => received === expected && pending.length === 0,
-      });
+      void this.startFromPort(message, tabId ?? -1, sender.url, access, client, () => received === expected && client.queued === 0);
     });
   }
 
   private async startFromPort(
-    port: chrome.runtime.Port,
     start: Extract<CloakClientMessage, { type: 'start' }>,
     tabId: number,
     senderUrl: string | undefined,
     access: 'content' | 'extension',
-    io: {
-      post(message: CloakServiceMessage): boolean;
-      refuse(message: string): void;
-      signal: AbortSignal;
-      next(): Promise<string>;
-      uploaded(): boolean;
-    },
+    io: ClientPort<CloakServiceMessage>,
+    uploaded: () => boolean,
   ): Promise<void> {
     // The site from the browser-set sender URL, never from the message; the strength from its settings unless the
     // request names one of the allowed values (validated by isCloakClientMessage).
@@ -193,7 +149,7 @@ export class CloakService {
         upload: async (send) => {
           const deadline = setTimeout(() => io.refuse('The photo did not arrive in time.'), UPLOAD_TIMEOUT_MS);
           try {
-            while (!io.uploaded()) await send(await io.next());
+            while (!uploaded()) await send(await io.next());
           } finally {
             clearTimeout(deadline);
           }
@@ -253,11 +209,14 @@ export class CloakService {
     const held = this.deps.offscreen.use(async () => {
       // No record at all when the person keeps none: the document then makes no thumbnails and no estimate.
       const keep = (await this.deps.settings.get()).recentCloaksDays > 0;
+      // Only Medium starts from the personal mask (the strength it is learned and measured at).
+      const personalMask = args.strength === 'mid' ? await this.deps.masks.usable() : null;
       await sendMessage('offscreen:cloakStart', {
         job: id,
         size: args.size,
         strength: args.strength,
         origin: keep ? args.origin : null,
+        personalMask,
       });
       let offset = 0;
       await args.upload(async (data) => {

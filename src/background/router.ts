@@ -7,6 +7,8 @@ import { siteKeyForUrl, siteSettingsFor } from '../shared/settings.ts';
 import type { CloakService } from './cloak-service.ts';
 import type { ImageHandoffs, ProtectImage } from './context-menu.ts';
 import type { OffscreenHost } from './offscreen-host.ts';
+import type { PersonalMaskService } from './personal-mask-service.ts';
+import type { PersonalMaskStore } from './personal-mask-store.ts';
 import type { RecentCloaksStore } from './recent-cloaks-store.ts';
 import type { SettingsStore } from './settings-store.ts';
 
@@ -18,6 +20,8 @@ export function createRouter(deps: {
   recent: RecentCloaksStore;
   offscreen: OffscreenHost;
   cloaks: CloakService;
+  masks: PersonalMaskStore;
+  maskLearning: PersonalMaskService;
   protectImage: ProtectImage;
   handoffs: ImageHandoffs;
 }): HandlerMap<'background'> {
@@ -71,6 +75,12 @@ export function createRouter(deps: {
       deps.offscreen.use(() => sendMessage('offscreen:status', undefined, { timeoutMs: ENGINE_START_TIMEOUT_MS })),
 
     'background:cloakProgress': ({ job, progress }) => deps.cloaks.progress(job, progress),
+
+    'background:getPersonalMask': () => deps.masks.info(),
+
+    'background:deletePersonalMask': () => deps.masks.clear(),
+
+    'background:maskProgress': ({ job, progress }) => deps.maskLearning.progress(job, progress),
 
     'background:protectImage': async (request) => {
       // The page's URL decides the strength; the browser knows it, the request does not say it.

@@ -4,12 +4,15 @@
  * 'offscreen:cloak*' messages (src/shared/messages.ts); the background owns the requester, this side owns the bytes.
  *
  * One cloak runs at a time (tfjs runs its kernels on one thread or one GPU queue; two interleaved cloaks would both
- * take twice as long), the others wait in a FIFO with phase 'queued'. The engine (detector + ensemble, a few hundred
+ * take twice as long), the others wait in a FIFO with phase 'queued'. Learning a personal mask ('offscreen:learnMask')
+ * takes its photos from jobs uploaded the same way and waits in the same FIFO. A job given the person's personal mask
+ * starts its faces from it. The engine (detector + ensemble, a few hundred
  * MB) is created at the first job and reused until the document closes.
  */
 import * as tf from '@tensorflow/tfjs';
-import { type CloakEngine, createCloakEngine } from '../engine/cloak/engine.ts';
+import { type CloakEngine, MaskPhotoError, createCloakEngine } from '../engine/cloak/engine.ts';
 import { productEnsemble } from '../engine/cloak/ensemble.ts';
+import { type PersonalMask, personalMaskProblem } from '../engine/cloak/personal-mask-format.ts';
 import { decodeImageBrowser } from '../engine/image/decode-browser.ts';
 import {
   encodeImageBrowser,
@@ -28,6 +31,9 @@ import {
   type CloakStartPayload,
   type CloakSummary,
   type CloakTakePayload,
+  type MaskLearnPayload,
+  type MaskLearnProgress,
+  type MaskLearnResult,
   CLOAK_CHUNK_BYTES,
   MAX_CLOAK_FILE_BYTES,
   base64DecodedLength,
@@ -52,6 +58,7 @@ interface Job {
   strength: Strength;
   /** Where the photo goes, for its recent-cloaks record; null: no record. */
   origin: CloakOrigin | null;
+  personalMask: PersonalMask | null;
   input: Uint8Array;
   received: number;
   state: 'uploading' | 'queued' | 'running' | 'done';
@@ -63,7 +70,11 @@ interface Job {
 }
 
 /** Where progress goes; returns false when nobody wants the job any more (it is then cancelled). */
-export type ProgressSink = (job: string, progress: CloakProgress) => Promise<boolean>;
+export type ProgressSink<P> = (job: string, progress: P) => Promise<boolean>;
+export interface ProgressSinks {
+  cloak: ProgressSink<CloakProgress>;
+  mask: ProgressSink<MaskLearnProgress>;
+}
 
 /** Where recent-cloak records and their estimates go (the background stores them). */
 export interface RecordSink {
@@ -80,6 +91,8 @@ interface PendingEstimate {
 
 export class CloakJobs {
   private readonly jobs = new Map<string, Job>();
+  /** Personal masks being learned or waiting to, by job id. */
+  private readonly learning = new Map<string, AbortController>();
   private engine: Promise<CloakEngine> | null = null;
   /** The FIFO: each job's run chains onto the previous one. */
   private tail: Promise<unknown> = Promise.resolve();
@@ -93,7 +106,7 @@ export class CloakJobs {
   constructor(
     /** Resolves once tfjs runs on its backend. */
     private readonly backendReady: Promise<unknown>,
-    private readonly reportProgress: ProgressSink,
+    private readonly reportProgress: ProgressSinks,
     private readonly records?: RecordSink,
   ) {}
 
@@ -101,13 +114,14 @@ export class CloakJobs {
     return this.engine !== null;
   }
 
-  start({ job: id, size, strength, origin }: CloakStartPayload): void {
+  start({ job: id, size, strength, origin, personalMask }: CloakStartPayload): void {
     if (this.jobs.has(id)) throw new Error(`job ${id} exists already`);
     if (!(Number.isSafeInteger(size) && size > 0 && size <= MAX_CLOAK_FILE_BYTES)) throw new Error(`bad size ${size}`);
     const job: Job = {
       id,
       strength,
       origin,
+      personalMask,
       input: new Uint8Array(size),
       received: 0,
       state: 'uploading',
@@ -151,6 +165,36 @@ export class CloakJobs {
     return run;
   }
 
+  /**
+   * Queues learning a personal mask from the photos of uploaded jobs (which it then frees) and resolves with the mask
+   * once learned; never rejects (failures are results). Cancelled by release(id).
+   */
+  async learnMask({ job: id, photos }: MaskLearnPayload): Promise<MaskLearnResult> {
+    const inputs = photos.map((photo) => this.jobs.get(photo));
+    const missing = inputs.findIndex((job) => !job || job.state !== 'uploading' || job.received !== job.input.length);
+    if (this.learning.has(id) || missing >= 0) {
+      for (const photo of photos) this.release(photo);
+      const message = missing >= 0 ? `Photo ${missing + 1} did not arrive completely.` : `Job ${id} exists already.`;
+      return { ok: false, failure: { code: 'engine-failed', message } };
+    }
+    for (const job of inputs as Job[]) {
+      clearTimeout(job.expiry);
+      job.state = 'queued';
+    }
+    const abort = new AbortController();
+    this.learning.set(id, abort);
+    void this.maskProgress(id, { phase: 'queued', step: 0, steps: 0 });
+    this.waiting += 1;
+    const run = this.tail.then(() => this.learn(id, inputs as Job[], abort.signal)).finally(() => {
+      this.learning.delete(id);
+      for (const photo of photos) this.release(photo);
+      this.waiting -= 1;
+      this.estimateWhenIdle();
+    });
+    this.tail = run.catch(() => undefined);
+    return run;
+  }
+
   take({ job: id, offset, length }: CloakTakePayload): { data: string } {
     const job = this.get(id);
     if (!job.output) throw new Error(`job ${id} has no output`);
@@ -160,8 +204,9 @@ export class CloakJobs {
     return { data: bytesToBase64(job.output.subarray(offset, end)) };
   }
 
-  /** Cancels a queued or running job and frees its bytes. */
+  /** Cancels a queued or running job (a cloak or a mask being learned) and frees its bytes. */
   release(id: string): void {
+    this.learning.get(id)?.abort(new DOMException('Learning was cancelled', 'AbortError'));
     const job = this.jobs.get(id);
     if (!job) return;
     job.abort.abort(new DOMException('Cloaking was cancelled', 'AbortError'));
@@ -205,8 +250,10 @@ export class CloakJobs {
       const decodeMs = performance.now() - decodeStarted;
       signal.throwIfAborted();
 
+      const personalMask = this.usableMask(job, engine);
       const outcome = await engine.cloak(image, {
         strength: job.strength,
+        ...(personalMask ? { personalMask } : {}),
         // Seeded by the file's content: uploading the same photo twice gives the same cloak, so nobody collects
         // several independently cloaked copies of one photo to average the cloak away.
         seed: await contentSeed(job.input),
@@ -220,6 +267,7 @@ export class CloakJobs {
         height: image.height,
         strength: job.strength,
         skippedSmallFaces: outcome.skippedSmallFaces.length,
+        fromPersonalMask: personalMask !== null && outcome.faces.length > 0,
         faces: outcome.faces.map(({ box, region, ensembleSimilarity }) => ({
           box: { x: box.x, y: box.y, width: box.width, height: box.height },
           region,
@@ -282,6 +330,49 @@ export class CloakJobs {
       const failure = describeFailure(error, signal); // Before release(), which aborts the signal.
       this.release(job.id);
       return failed(failure);
+    }
+  }
+
+  /**
+   * The job's personal mask when cloaks at its strength start from one and this engine can use it; else null (the
+   * cloak starts from noise as without a mask: a stale mask never costs an upload).
+   */
+  private usableMask(job: Job, engine: CloakEngine): PersonalMask | null {
+    if (!job.personalMask) return null;
+    const problem = personalMaskProblem(job.personalMask, engine.ensemble);
+    if (problem !== null) {
+      console.warn(`[face-cloak] cloaking without the personal mask: ${problem}`);
+      return null;
+    }
+    return job.strength === 'mid' ? job.personalMask : null;
+  }
+
+  private async learn(id: string, inputs: Job[], signal: AbortSignal): Promise<MaskLearnResult> {
+    try {
+      signal.throwIfAborted();
+      const engine = await this.loadEngine();
+      signal.throwIfAborted();
+      void this.maskProgress(id, { phase: 'detecting', step: 0, steps: 0 });
+      const images = [];
+      for (const [index, job] of inputs.entries()) {
+        try {
+          images.push(await decodeImageBrowser(job.input));
+        } catch (error) {
+          if (!(error instanceof ImageError)) throw error;
+          return { ok: false, failure: { code: 'bad-image', message: `Photo ${index + 1}: ${error.message}`, imageCode: error.code } };
+        }
+        job.input = new Uint8Array(0);
+        signal.throwIfAborted();
+      }
+      const mask = await engine.learnPersonalMask(images, {
+        strength: 'mid',
+        signal,
+        onProgress: ({ step, steps }) => void this.maskProgress(id, { phase: 'learning', step, steps }),
+      });
+      return { ok: true, mask };
+    } catch (error) {
+      if (error instanceof MaskPhotoError && !signal.aborted) return { ok: false, failure: { code: 'bad-image', message: error.message } };
+      return { ok: false, failure: describeFailure(error, signal) };
     }
   }
 
@@ -355,10 +446,20 @@ export class CloakJobs {
     return this.engine;
   }
 
+  private async maskProgress(id: string, progress: MaskLearnProgress): Promise<void> {
+    let wanted = true;
+    try {
+      wanted = await this.reportProgress.mask(id, progress);
+    } catch {
+      // As for cloaks: the background may come back.
+    }
+    if (!wanted) this.release(id);
+  }
+
   private async progress(job: Job, progress: CloakProgress): Promise<void> {
     let wanted = true;
     try {
-      wanted = await this.reportProgress(job.id, progress);
+      wanted = await this.reportProgress.cloak(job.id, progress);
     } catch {
       // The background is not reachable right now; it will either come back or the job expires.
     }

@@ -1,7 +1,8 @@
 /**
  * The offscreen document (Chromium) or background iframe (Firefox): the one extension document that runs tfjs.
  * It starts tfjs on the best backend right away and answers 'offscreen:*' messages: status, and the cloak jobs
- * (cloak-jobs.ts) the background feeds it on behalf of content scripts and the context menu.
+ * (cloak-jobs.ts) the background feeds it on behalf of content scripts and the context menu, and learning
+ * personal masks for the options page.
  */
 import { handleMessages, sendMessage } from '../shared/messages.ts';
 import { startBestBackend } from '../shared/tf-backend.ts';
@@ -21,9 +22,9 @@ const backend = startBestBackend().then(
 /** Progress goes to the background, which forwards it to the tab that asked; it says when the job is orphaned. */
 const jobs = new CloakJobs(
   backend,
-  async (job, progress) => {
-    const { wanted } = await sendMessage('background:cloakProgress', { job, progress });
-    return wanted;
+  {
+    cloak: async (job, progress) => (await sendMessage('background:cloakProgress', { job, progress })).wanted,
+    mask: async (job, progress) => (await sendMessage('background:maskProgress', { job, progress })).wanted,
   },
   {
     cloak: (record) => sendMessage('background:recordCloak', record),
@@ -42,6 +43,7 @@ handleMessages<'offscreen'>({
   'offscreen:cloakStart': (payload) => jobs.start(payload),
   'offscreen:cloakChunk': (payload) => jobs.chunk(payload),
   'offscreen:cloakRun': ({ job }) => jobs.run(job),
+  'offscreen:learnMask': (payload) => jobs.learnMask(payload),
   'offscreen:cloakTake': (payload) => jobs.take(payload),
   'offscreen:cloakRelease': ({ job }) => jobs.release(job),
 });

@@ -10,7 +10,9 @@
  * must be plain JSON data (no typed arrays, Blob, Map, Date, undefined inside arrays).
  */
 import type { BackendName } from '../engine/backends/backends.ts';
+import type { PersonalMask } from '../engine/cloak/personal-mask-format.ts';
 import type { ImageErrorCode, ImageFormat } from '../engine/image/types.ts';
+import type { PersonalMaskInfo } from './personal-mask.ts';
 import { type CloakOrigin, type RecentCloak, type RecentCloakEstimate, isRecentCloak, isRecentCloakEstimate } from './recent-cloaks.ts';
 import {
   type FailureChoice,
@@ -193,6 +195,8 @@ export interface CloakSummary {
   strength: Strength;
   faces: CloakedFaceInfo[];
   skippedSmallFaces: number;
+  /** The faces started from the person's personal mask (Medium with a usable mask), not from noise. */
+  fromPersonalMask: boolean;
   /** Id of this cloak in the recent cloaks (its estimate arrives there later); null when none is kept. */
   recordId: string | null;
   timings: { queuedMs: number; decodeMs: number; detectMs: number; cloakMs: number[]; encodeMs: number; totalMs: number };
@@ -305,6 +309,8 @@ export interface CloakStartPayload extends CloakJobRef {
   strength: Strength;
   /** Where the photo goes, for its recent-cloaks record; null: keep no record (settings keep none). */
   origin: CloakOrigin | null;
+  /** The person's personal mask, when they have one that this engine can use. */
+  personalMask: PersonalMask | null;
 }
 export interface CloakChunkPayload extends CloakJobRef {
   offset: number;
@@ -317,6 +323,64 @@ export interface CloakTakePayload extends CloakJobRef {
 export type CloakRunResult = { ok: true; summary: CloakSummary } | { ok: false; failure: CloakFailure };
 export interface CloakProgressPayload extends CloakJobRef {
   progress: CloakProgress;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Learning a personal mask (issue 3). The options page opens one LEARN_MASK_PORT_NAME port, says how big each photo
+// is, then sends the photos' bytes in order as base64 chunks (a chunk never spans two photos). The background
+// uploads each photo as an offscreen cloak job (no cloak runs for it), asks the document to learn from them with
+// 'offscreen:learnMask', stores the mask and answers with what the options page shows. Closing the port cancels.
+// ---------------------------------------------------------------------------------------------------------------
+
+export const LEARN_MASK_PORT_NAME = 'face-cloak:learn-mask';
+
+/** Photos per personal mask: 3-5 are asked for; more only makes learning longer (32 steps each). */
+export const MAX_MASK_PHOTOS = 8;
+
+export interface MaskLearnProgress {
+  phase: 'uploading' | 'queued' | 'detecting' | 'learning';
+  /** 1-based learning step; 0 outside 'learning'. */
+  step: number;
+  steps: number;
+}
+
+/** Options page -> background, on a LEARN_MASK_PORT_NAME port. */
+export type MaskClientMessage =
+  | { type: 'start'; sizes: number[] }
+  | { type: 'chunk'; data: string }
+  | { type: 'ping' };
+
+/** Background -> options page: progress, then the stored mask's info, or an error (nothing stored). */
+export type MaskServiceMessage =
+  | { type: 'progress'; progress: MaskLearnProgress }
+  | { type: 'result'; mask: PersonalMaskInfo }
+  | { type: 'error'; failure: CloakFailure };
+
+export function isMaskClientMessage(value: unknown): value is MaskClientMessage {
+  if (typeof value !== 'object' || value === null) return false;
+  const m = value as Record<string, unknown>;
+  switch (m.type) {
+    case 'start':
+      return (
+        Array.isArray(m.sizes) && m.sizes.length >= 1 && m.sizes.length <= MAX_MASK_PHOTOS &&
+        m.sizes.every((size) => Number.isSafeInteger(size) && (size as number) > 0 && (size as number) <= MAX_CLOAK_FILE_BYTES)
+      );
+    case 'chunk':
+      return isBase64Chunk(m.data);
+    case 'ping':
+      return true;
+    default:
+      return false;
+  }
+}
+
+export interface MaskLearnPayload extends CloakJobRef {
+  /** Jobs opened with 'offscreen:cloakStart' whose bytes all arrived: the photos, in order. */
+  photos: string[];
+}
+export type MaskLearnResult = { ok: true; mask: PersonalMask } | { ok: false; failure: CloakFailure };
+export interface MaskProgressPayload extends CloakJobRef {
+  progress: MaskLearnProgress;
 }
 
 export const messages = {
@@ -384,6 +448,12 @@ export const messages = {
    * job (its requester left, or the service worker restarted and lost it), so the document drops it.
    */
   'background:cloakProgress': fromExtension<CloakProgressPayload, { wanted: boolean }>(),
+  /** The stored personal mask, for the options page; null when there is none. */
+  'background:getPersonalMask': fromExtension<void, PersonalMaskInfo | null>(),
+  /** Forgets the personal mask: cloaks start from noise again. */
+  'background:deletePersonalMask': fromExtension<void, void>(),
+  /** The offscreen document reports a personal mask's learning progress; `wanted` as for cloakProgress. */
+  'background:maskProgress': fromExtension<MaskProgressPayload, { wanted: boolean }>(),
   /** Answered by the offscreen document once tfjs has picked its backend. */
   'offscreen:status': fromExtension<void, EngineStatus>(),
   /** Opens a job: the document allocates `size` bytes for the file that follows as chunks. */
@@ -397,6 +467,11 @@ export const messages = {
   'offscreen:cloakRun': fromExtension<CloakJobRef, CloakRunResult>(),
   /** A piece of the output, base64. */
   'offscreen:cloakTake': fromExtension<CloakTakePayload, { data: string }>(),
+  /**
+   * Learns a personal mask from the photos of earlier 'offscreen:cloakStart' jobs (queued like a cloak), then frees
+   * them. Replies when done, a minute or more later; cancelled by 'offscreen:cloakRelease' with this job's id.
+   */
+  'offscreen:learnMask': fromExtension<MaskLearnPayload, MaskLearnResult>(),
   /** Cancels the job if it is still queued or running and frees its bytes; harmless for unknown jobs. */
   'offscreen:cloakRelease': fromExtension<CloakJobRef, void>(),
 } satisfies Record<`${Target}:${string}`, AnyMessageDef>;

@@ -80,6 +80,9 @@ function backgroundHandlers(overrides: Partial<HandlerMap<'background'>> = {}): 
     'background:clearRecentCloaks': () => undefined,
     'background:recordCloak': () => undefined,
     'background:recordEstimate': () => undefined,
+    'background:getPersonalMask': () => null,
+    'background:deletePersonalMask': () => undefined,
+    'background:maskProgress': () => ({ wanted: false }),
     ...overrides,
   };
 }
@@ -92,6 +95,7 @@ function offscreenHandlers(overrides: Partial<HandlerMap<'offscreen'>> = {}): Ha
     'offscreen:cloakChunk': unused,
     'offscreen:cloakRun': unused,
     'offscreen:cloakTake': unused,
+    'offscreen:learnMask': unused,
     'offscreen:cloakRelease': unused,
     ...overrides,
   };
