@@ -1,7 +1,8 @@
 /**
  * The options page (issue 5): every site and its settings in one list (on/off, strength, whether Face Cloak may see
  * the site's pages), adding and removing sites, the defaults for other sites, the time limit per photo, what happens
- * when cloaking fails, how long recent cloaks are kept, and export / import / reset.
+ * when cloaking fails, how long recent cloaks are kept, the personal mask (personal-mask-section.tsx), and export /
+ * import / reset.
  *
  * The background owns the settings (src/background/settings-store.ts): every change is a message, and the page
  * re-reads them whenever storage changes, so the popup and this page never disagree. Host permissions are asked for
@@ -27,6 +28,8 @@ import {
 } from '../../shared/settings.ts';
 import { onSettingsStored } from '../../shared/settings-watch.ts';
 import { exportProblem, importWarnings } from './import-report.ts';
+import { type Message, Notice } from './notice.tsx';
+import { PersonalMaskSection } from './personal-mask-section.tsx';
 import { siteFromInput } from './site-input.ts';
 import './options.css';
 
@@ -40,8 +43,6 @@ const DAYS_LABELS: Record<RecentCloaksDays, string> = { 0: 'Do not keep them', 1
 
 const isBuiltin = (site: string) => (BUILTIN_SITES as readonly string[]).includes(site);
 const originFor = (site: string) => `https://*.${site}/*`;
-
-type Message = { kind: 'ok' | 'error' | 'info'; text: string; details?: string[] } | null;
 
 function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
@@ -119,6 +120,7 @@ function Options() {
       <Sites settings={settings} save={save} onSaved={setSettings} />
       <General settings={settings} save={save} onSaved={setSettings} />
       <Recent settings={settings} save={save} onSaved={setSettings} />
+      <PersonalMaskSection />
       <Backup settings={settings} save={save} onSaved={setSettings} />
     </div>
   );
@@ -595,25 +597,6 @@ function Backup({ settings, save, onSaved }: { settings: Settings; save: Save; o
       </div>
       <Notice message={message} />
     </section>
-  );
-}
-
-function Notice({ message }: { message: Message }) {
-  return (
-    <div aria-live="polite" class="notice-slot">
-      {message && (
-        <div class={`notice notice--${message.kind}`} role={message.kind === 'error' ? 'alert' : 'status'} data-testid="notice">
-          <p>{message.text}</p>
-          {message.details && message.details.length > 0 && (
-            <ul>
-              {message.details.map((d) => (
-                <li key={d}>{d}</li>
-              ))}
-            </ul>
-          )}
-        </div>
-      )}
-    </div>
   );
 }
 

@@ -12,6 +12,8 @@ import {
   bytesToBase64,
   handleMessages,
   isCloakClientMessage,
+  isMaskClientMessage,
+  MAX_MASK_PHOTOS,
   sendMessage,
   senderAccess,
 } from '../../../src/shared/messages.ts';
@@ -283,5 +285,30 @@ describe('cloak port protocol', () => {
       { type: 'result' },
     ];
     for (const message of bad) assert.equal(isCloakClientMessage(message), false, JSON.stringify(message)?.slice(0, 80));
+  });
+});
+
+describe('personal mask port protocol', () => {
+  test('what the options page may send is checked field by field', () => {
+    const good = [
+      { type: 'start', sizes: [1] },
+      { type: 'start', sizes: Array.from({ length: MAX_MASK_PHOTOS }, () => MAX_CLOAK_FILE_BYTES) },
+      { type: 'chunk', data: 'AAAA' },
+      { type: 'ping' },
+    ];
+    for (const message of good) assert.equal(isMaskClientMessage(message), true, JSON.stringify(message).slice(0, 80));
+    const bad = [
+      null,
+      { type: 'start' },
+      { type: 'start', sizes: [] },
+      { type: 'start', sizes: Array.from({ length: MAX_MASK_PHOTOS + 1 }, () => 10) },
+      { type: 'start', sizes: [10, 0] },
+      { type: 'start', sizes: [10, 2.5] },
+      { type: 'start', sizes: [MAX_CLOAK_FILE_BYTES + 1] },
+      { type: 'start', sizes: '10' },
+      { type: 'chunk', data: 'AAA' },
+      { type: 'result' },
+    ];
+    for (const message of bad) assert.equal(isMaskClientMessage(message), false, JSON.stringify(message)?.slice(0, 80));
   });
 });
