@@ -475,7 +475,8 @@ function Done(props: {
     <div class="done">
       <p class="status status--done" data-testid="status">
         Protected: {faces} {faces === 1 ? 'face' : 'faces'} cloaked in {(state.ms / 1000).toFixed(1)} s
-        {small > 0 ? `; ${small} too small to cloak, left as ${small === 1 ? 'it was' : 'they were'}` : ''}.
+        {small > 0 ? `; ${small} too small to cloak, left as ${small === 1 ? 'it was' : 'they were'}` : ''}
+        {summary.fromPersonalMask ? ', starting from your personal mask' : ''}.
       </p>
       <div class="actions">
         <a class="button primary" href={state.afterUrl} download={state.output.name} data-testid="download">
