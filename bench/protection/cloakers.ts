@@ -229,7 +229,7 @@ interface MaskInputs {
 }
 
 /** The code that learns a mask, so a cached mask from older code is not reused. */
-const maskCode = ['personal-mask.ts', 'cloak.ts', 'transforms.ts'].map((name) =>
+const maskCode = ['personal-mask.ts', 'personal-mask-format.ts', 'cloak.ts', 'transforms.ts'].map((name) =>
   readFileSync(new URL(`../../src/engine/cloak/${name}`, import.meta.url), 'utf8'),
 );
 
