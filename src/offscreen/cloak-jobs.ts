@@ -6,8 +6,8 @@
  * One cloak runs at a time (tfjs runs its kernels on one thread or one GPU queue; two interleaved cloaks would both
  * take twice as long), the others wait in a FIFO with phase 'queued'. Learning a personal mask ('offscreen:learnMask')
  * takes its photos from jobs uploaded the same way and waits in the same FIFO. A job given the person's personal mask
- * starts its faces from it. The engine (detector + ensemble, a few hundred
- * MB) is created at the first job and reused until the document closes.
+ * starts its faces from it. The engine (detector + ensemble, a few hundred MB) is created at the first job and reused
+ * until the document closes.
  */
 import * as tf from '@tensorflow/tfjs';
 import { type CloakEngine, MaskPhotoError, createCloakEngine } from '../engine/cloak/engine.ts';

@@ -3,7 +3,7 @@
  * without a face and stores nothing; learns a mask from two photos of one person (laura_dern in ../shared/faces, read
  * in place), showing its steps; a second learning cancelled half way keeps the first mask; a Medium cloak then starts
  * from the mask (12 steps instead of 24) and a Low one does not; a mask from other recognizers is shown as unusable
- * and the cloak starts from scratch; deleting it works. Tensor counts stay flat across learning, cancelling and
+ * and the cloak starts from scratch; a site's content script can neither learn nor delete one; deleting it works. Tensor counts stay flat across learning, cancelling and
  * cloaking. A screenshot of the section goes to test-results/screenshots/.
  */
 import assert from 'node:assert/strict';
@@ -20,7 +20,7 @@ import { productEnsemble } from '../../src/engine/cloak/ensemble.ts';
 import type { CloakSummary } from '../../src/shared/messages.ts';
 import { PERSONAL_MASK_STORAGE_KEY, type StoredPersonalMask } from '../../src/shared/personal-mask.ts';
 import { sharedFacesDir } from '../support/photos.ts';
-import { type ExtensionHarness, launchExtension } from './harness.ts';
+import { type ExtensionHarness, isolatedWorld, launchExtension } from './harness.ts';
 
 const screenshots = fileURLToPath(new URL('../../test-results/screenshots/', import.meta.url));
 /** Two small photos of one person to learn from, and a third of her to cloak (one face of about 80 px). */
@@ -151,6 +151,34 @@ describe('personal mask (dist/chromium)', () => {
     assert.equal(low.summary!.fromPersonalMask, false);
     assert.deepEqual([...new Set(low.steps)], [strengthSettings.low.steps]);
     assert.equal(await tensors(), tensorsBefore, 'no tensor leaked by cloaking from the mask');
+  });
+
+  test("a site's content script can neither learn a mask nor delete one", async () => {
+    const before = await stored();
+    await h.context.route('https://x.com/**', (route) => route.fulfill({ status: 200, contentType: 'text/html', body: '<p>site</p>' }));
+    const site = await h.context.newPage();
+    try {
+      await site.goto('https://x.com/home');
+      const world = await isolatedWorld(site, h.extensionId);
+      const answer = (await world.evaluate(`new Promise((resolve) => {
+        const port = chrome.runtime.connect({ name: 'face-cloak:learn-mask' });
+        const messages = [];
+        port.onMessage.addListener((message) => messages.push(message));
+        port.onDisconnect.addListener(() => resolve({ disconnected: true, messages }));
+        port.postMessage({ type: 'start', sizes: [4] });
+        port.postMessage({ type: 'chunk', data: 'AAAAAA==' });
+        setTimeout(() => resolve({ disconnected: false, messages }), 5000);
+      })`)) as { disconnected: boolean; messages: unknown[] };
+      assert.deepEqual(answer, { disconnected: true, messages: [] }, 'the background hangs up at once');
+      const deletion = (await world.evaluate(
+        `chrome.runtime.sendMessage({ faceCloak: 1, name: 'background:deletePersonalMask' })`,
+      )) as { ok: boolean; error?: { code: string } };
+      assert.equal(deletion.error?.code, 'forbidden');
+      await world.close();
+    } finally {
+      await site.close();
+    }
+    assert.deepEqual(await stored(), before, 'the mask is untouched');
   });
 
   test('a mask from other recognizers is shown as unusable and the cloak starts from scratch; then deleted', { timeout: 600_000 }, async () => {

@@ -1,7 +1,8 @@
 /**
  * The engine's public entry: `createCloakEngine(read, options)` loads the detector and the ensemble once, then
- * `cloak(image, options)` returns the same photo with every face cloaked. Used by the offscreen document, the
- * benchmark and (later) the CLI; it has no extension API in it.
+ * `cloak(image, options)` returns the same photo with every face cloaked, and `learnPersonalMask` learns the pattern
+ * later cloaks of one person start from. Used by the offscreen document, the benchmarks and the CLI; it has no
+ * extension API in it.
  */
 import * as tf from '@tensorflow/tfjs';
 import { type DetectOptions, detectorModels } from '../detect/detector.ts';
