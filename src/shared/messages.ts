@@ -237,7 +237,7 @@ export function isCloakClientMessage(value: unknown): value is CloakClientMessag
   switch (m.type) {
     case 'start':
       return (
-        Number.isSafeInteger(m.size) && (m.size as number) > 0 && (m.size as number) <= MAX_CLOAK_FILE_BYTES &&
+        isFileSize(m.size) &&
         typeof m.mime === 'string' && m.mime.length <= 200 &&
         (m.strength === undefined || (STRENGTHS as readonly unknown[]).includes(m.strength)) &&
         (m.name === undefined || (typeof m.name === 'string' && m.name.length <= 255)) &&
@@ -251,6 +251,11 @@ export function isCloakClientMessage(value: unknown): value is CloakClientMessag
     default:
       return false;
   }
+}
+
+/** A whole number of bytes the cloak service accepts for one file. */
+function isFileSize(size: unknown): size is number {
+  return Number.isSafeInteger(size) && (size as number) > 0 && (size as number) <= MAX_CLOAK_FILE_BYTES;
 }
 
 function isBase64Chunk(data: unknown): data is string {
@@ -356,15 +361,13 @@ export type MaskServiceMessage =
   | { type: 'result'; mask: PersonalMaskInfo }
   | { type: 'error'; failure: CloakFailure };
 
+/** Runtime check of what an extension page sends on a learn-mask port (content scripts are refused earlier). */
 export function isMaskClientMessage(value: unknown): value is MaskClientMessage {
   if (typeof value !== 'object' || value === null) return false;
   const m = value as Record<string, unknown>;
   switch (m.type) {
     case 'start':
-      return (
-        Array.isArray(m.sizes) && m.sizes.length >= 1 && m.sizes.length <= MAX_MASK_PHOTOS &&
-        m.sizes.every((size) => Number.isSafeInteger(size) && (size as number) > 0 && (size as number) <= MAX_CLOAK_FILE_BYTES)
-      );
+      return Array.isArray(m.sizes) && m.sizes.length >= 1 && m.sizes.length <= MAX_MASK_PHOTOS && m.sizes.every(isFileSize);
     case 'chunk':
       return isBase64Chunk(m.data);
     case 'ping':
