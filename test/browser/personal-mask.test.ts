@@ -3,7 +3,7 @@
  * without a face and stores nothing; learns a mask from two photos of one person (laura_dern in ../shared/faces, read
  * in place), showing its steps; a second learning cancelled half way keeps the first mask; a Medium cloak then starts
  * from the mask (12 steps instead of 24) and a Low one does not; a mask from other recognizers is shown as unusable
- * and the cloak starts from scratch; a site's content script can neither learn nor delete one; deleting it works. Tensor counts stay flat across learning, cancelling and
+ * and the cloak starts from scratch; the popup says each time whether Medium starts from a mask; a site's content script can neither learn nor delete one; deleting it works. Tensor counts stay flat across learning, cancelling and
  * cloaking. A screenshot of the section goes to test-results/screenshots/.
  */
 import assert from 'node:assert/strict';
@@ -50,6 +50,18 @@ describe('personal mask (dist/chromium)', () => {
       const reply = await chrome.runtime.sendMessage({ faceCloak: 1, name: 'background:engineStatus' });
       return reply.result.tensors;
     })) as number;
+  /** The popup's line about the mask, for a tab on a builtin site. */
+  const popupMaskLine = async (): Promise<string> => {
+    const site = await h.context.newPage();
+    await site.goto('https://x.com/home');
+    const popup = await h.openExtensionPage(`popup.html?tabId=${await h.tabIdOf(site)}`);
+    try {
+      return (await popup.getByTestId('mask-line').textContent()) ?? '';
+    } finally {
+      await popup.close();
+      await site.close();
+    }
+  };
   const notice = () => page.locator('#personal-mask [data-testid="notice"]');
   const status = () => page.getByTestId('mask-status');
 
@@ -86,6 +98,7 @@ describe('personal mask (dist/chromium)', () => {
     for (let i = 0; i < width * height; i++) pixels.fill(Math.round((i % width) * 0.6) + 60, i * 3, i * 3 + 3);
     await sharp(pixels, { raw: { width, height, channels: 3 } }).png().toFile(facelessPath);
     h = await launchExtension({ browserBuild: 'chromium' });
+    await h.context.route('https://x.com/**', (route) => route.fulfill({ status: 200, contentType: 'text/html', body: '<p>site</p>' }));
     page = await h.openExtensionPage('options.html#personal-mask');
     await page.setViewportSize({ width: 1000, height: 900 });
     // No recent cloaks: no protection estimate loading the held-out recognizers between the tensor counts below.
@@ -99,6 +112,7 @@ describe('personal mask (dist/chromium)', () => {
 
   test('a photo without a face: no mask, and the page says which photo', { timeout: 300_000 }, async () => {
     await status().getByText('No personal mask').waitFor();
+    assert.match(await popupMaskLine(), /from a personal mask learned once from 3-5 photos of you · learn one/);
     await page.getByLabel('Photos of you').setInputFiles([LEARN_FROM[0]!, facelessPath]);
     await page.getByRole('button', { name: 'Learn my mask' }).click();
     await notice().getByText(/No mask was learned: Photo 2 has no face/).waitFor({ timeout: 240_000 });
@@ -141,6 +155,7 @@ describe('personal mask (dist/chromium)', () => {
   });
 
   test('a Medium cloak starts from the mask and takes its shorter refinement; a Low one does not', { timeout: 600_000 }, async () => {
+    assert.match(await popupMaskLine(), /Medium starts from your personal mask/);
     const tensorsBefore = await tensors();
     const mid = await cloakThroughPort('mid');
     assert.equal(mid.error, undefined);
@@ -155,7 +170,6 @@ describe('personal mask (dist/chromium)', () => {
 
   test("a site's content script can neither learn a mask nor delete one", async () => {
     const before = await stored();
-    await h.context.route('https://x.com/**', (route) => route.fulfill({ status: 200, contentType: 'text/html', body: '<p>site</p>' }));
     const site = await h.context.newPage();
     try {
       await site.goto('https://x.com/home');
@@ -188,6 +202,7 @@ describe('personal mask (dist/chromium)', () => {
       [PERSONAL_MASK_STORAGE_KEY, { ...current, mask: { ...current.mask, ensemble: ['human-faceres'] } }] as const,
     );
     await page.getByTestId('mask-problem').getByText(/learned against other recognizers/).waitFor();
+    assert.match(await popupMaskLine(), /cannot be used: learn it again/);
     const mid = await cloakThroughPort('mid');
     assert.equal(mid.error, undefined);
     assert.equal(mid.summary!.fromPersonalMask, false);

@@ -31,6 +31,9 @@ export function PersonalMaskSection() {
   const fileInput = useRef<HTMLInputElement>(null);
 
   useEffect(() => {
+    // The popup links here (options.html#personal-mask); the section renders after the settings load, too late for
+    // the browser's own jump to the anchor.
+    if (location.hash === '#personal-mask') document.getElementById('personal-mask')?.scrollIntoView();
     const load = () => sendMessage('background:getPersonalMask').then(setInfo, () => setInfo(null));
     void load();
     const onChanged = (changes: Record<string, chrome.storage.StorageChange>, area: string) => {
