@@ -88,8 +88,8 @@ export interface CloakOptions {
   decoy?: Decoy;
   /**
    * Start every face from this personal mask and refine it for the strength's `maskSteps` instead of `steps`. Other
-   * people's faces in the photo start from it too: someone else's mask still starts better than noise (bench/protection
-   * "-mask-of-another"), though a little behind the full cloak from noise.
+   * people's faces in the photo start from it too: from someone else's mask, mid's 12 steps matched 24 from noise on
+   * both held-out judges (bench/protection "-mask-of-another", masksteps=12, 3 splits, 2026-12-06).
    */
   personalMask?: PersonalMask;
   /** Overrides of the strength's budget, for benchmarks that sweep it; the extension never sets this. */
