@@ -232,18 +232,25 @@ const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
 /** Runtime check of what a (possibly compromised) content script sends on a cloak port. */
 export function isCloakClientMessage(value: unknown): value is CloakClientMessage {
+  return isUploadMessage(
+    value,
+    (m) =>
+      isFileSize(m.size) &&
+      typeof m.mime === 'string' && m.mime.length <= 200 &&
+      (m.strength === undefined || (STRENGTHS as readonly unknown[]).includes(m.strength)) &&
+      (m.name === undefined || (typeof m.name === 'string' && m.name.length <= 255)) &&
+      (m.source === undefined || m.source === 'protect-page' || m.source === 'protect-image') &&
+      (m.site === undefined || (typeof m.site === 'string' && siteKeyForHost(m.site) === m.site)),
+  );
+}
+
+/** What both upload ports carry: a 'start' (checked by `isStart`), then base64 'chunk's, and 'ping's. */
+function isUploadMessage(value: unknown, isStart: (message: Record<string, unknown>) => boolean): boolean {
   if (typeof value !== 'object' || value === null) return false;
   const m = value as Record<string, unknown>;
   switch (m.type) {
     case 'start':
-      return (
-        isFileSize(m.size) &&
-        typeof m.mime === 'string' && m.mime.length <= 200 &&
-        (m.strength === undefined || (STRENGTHS as readonly unknown[]).includes(m.strength)) &&
-        (m.name === undefined || (typeof m.name === 'string' && m.name.length <= 255)) &&
-        (m.source === undefined || m.source === 'protect-page' || m.source === 'protect-image') &&
-        (m.site === undefined || (typeof m.site === 'string' && siteKeyForHost(m.site) === m.site))
-      );
+      return isStart(m);
     case 'chunk':
       return isBase64Chunk(m.data);
     case 'ping':
@@ -363,18 +370,10 @@ export type MaskServiceMessage =
 
 /** Runtime check of what an extension page sends on a learn-mask port (content scripts are refused earlier). */
 export function isMaskClientMessage(value: unknown): value is MaskClientMessage {
-  if (typeof value !== 'object' || value === null) return false;
-  const m = value as Record<string, unknown>;
-  switch (m.type) {
-    case 'start':
-      return Array.isArray(m.sizes) && m.sizes.length >= 1 && m.sizes.length <= MAX_MASK_PHOTOS && m.sizes.every(isFileSize);
-    case 'chunk':
-      return isBase64Chunk(m.data);
-    case 'ping':
-      return true;
-    default:
-      return false;
-  }
+  return isUploadMessage(
+    value,
+    (m) => Array.isArray(m.sizes) && m.sizes.length >= 1 && m.sizes.length <= MAX_MASK_PHOTOS && m.sizes.every(isFileSize),
+  );
 }
 
 export interface MaskLearnPayload extends CloakJobRef {
