@@ -118,7 +118,12 @@ export class PersonalMaskService {
       return;
     }
     if (client.signal.aborted) return; // Cancelled as it finished: the person no longer wants it.
-    client.post({ type: 'result', mask: await this.deps.masks.set(result.mask) });
+    try {
+      client.post({ type: 'result', mask: await this.deps.masks.set(result.mask) });
+    } catch (error) {
+      const detail = error instanceof Error ? error.message : String(error);
+      client.post({ type: 'error', failure: { code: 'engine-failed', message: `The mask could not be stored: ${detail}` } });
+    }
   }
 }
 
