@@ -209,8 +209,8 @@ export class CloakService {
     const held = this.deps.offscreen.use(async () => {
       // No record at all when the person keeps none: the document then makes no thumbnails and no estimate.
       const keep = (await this.deps.settings.get()).recentCloaksDays > 0;
-      // Only Medium starts from the personal mask (the strength it is learned and measured at).
-      const personalMask = args.strength === 'mid' ? await this.deps.masks.usable() : null;
+      // The document decides which strengths start from it (only those with a shorter refinement from a mask).
+      const personalMask = await this.deps.masks.usable();
       await sendMessage('offscreen:cloakStart', {
         job: id,
         size: args.size,

@@ -10,6 +10,7 @@
  * until the document closes.
  */
 import * as tf from '@tensorflow/tfjs';
+import { strengthSettings } from '../engine/cloak/cloak.ts';
 import { type CloakEngine, MaskPhotoError, createCloakEngine } from '../engine/cloak/engine.ts';
 import { productEnsemble } from '../engine/cloak/ensemble.ts';
 import { type PersonalMask, personalMaskProblem } from '../engine/cloak/personal-mask-format.ts';
@@ -334,17 +335,18 @@ export class CloakJobs {
   }
 
   /**
-   * The job's personal mask when cloaks at its strength start from one and this engine can use it; else null (the
-   * cloak starts from noise as without a mask: a stale mask never costs an upload).
+   * The job's personal mask when its strength has a shorter refinement from a mask (`maskSteps`: mid, the strength
+   * masks were measured at) and this engine can use it; else null (the cloak starts from noise as without a mask: a
+   * stale mask never costs an upload).
    */
   private usableMask(job: Job, engine: CloakEngine): PersonalMask | null {
-    if (!job.personalMask) return null;
+    if (!job.personalMask || strengthSettings[job.strength].maskSteps === undefined) return null;
     const problem = personalMaskProblem(job.personalMask, engine.ensemble);
     if (problem !== null) {
       console.warn(`[face-cloak] cloaking without the personal mask: ${problem}`);
       return null;
     }
-    return job.strength === 'mid' ? job.personalMask : null;
+    return job.personalMask;
   }
 
   private async learn(id: string, inputs: Job[], signal: AbortSignal): Promise<MaskLearnResult> {
