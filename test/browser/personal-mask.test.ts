@@ -154,7 +154,7 @@ describe('personal mask (dist/chromium)', () => {
     assert.equal(now, tensorsBefore, 'no tensor leaked by the cancelled learning');
   });
 
-  test('a Medium cloak starts from the mask and takes its shorter refinement; a Low one does not', { timeout: 600_000 }, async () => {
+  test('a Medium cloak starts from the mask and takes its shorter refinement; a Low one does not', { timeout: 600_000 }, async (t) => {
     assert.match(await popupMaskLine(), /Medium starts from your personal mask/);
     const tensorsBefore = await tensors();
     const mid = await cloakThroughPort('mid');
@@ -162,6 +162,7 @@ describe('personal mask (dist/chromium)', () => {
     assert.equal(mid.summary!.faces.length, 1);
     assert.equal(mid.summary!.fromPersonalMask, true);
     assert.deepEqual([...new Set(mid.steps)], [strengthSettings.mid.maskSteps]);
+    t.diagnostic(`mid from the mask: ${Math.round(mid.summary!.timings.cloakMs[0]!)} ms cloaking the face`);
     const low = await cloakThroughPort('low');
     assert.equal(low.summary!.fromPersonalMask, false);
     assert.deepEqual([...new Set(low.steps)], [strengthSettings.low.steps]);
@@ -195,7 +196,7 @@ describe('personal mask (dist/chromium)', () => {
     assert.deepEqual(await stored(), before, 'the mask is untouched');
   });
 
-  test('a mask from other recognizers is shown as unusable and the cloak starts from scratch; then deleted', { timeout: 600_000 }, async () => {
+  test('a mask from other recognizers is shown as unusable and the cloak starts from scratch; then deleted', { timeout: 600_000 }, async (t) => {
     const current = (await stored())!;
     await h.serviceWorker.evaluate(
       ([key, value]) => chrome.storage.local.set({ [key as string]: value }),
@@ -207,6 +208,7 @@ describe('personal mask (dist/chromium)', () => {
     assert.equal(mid.error, undefined);
     assert.equal(mid.summary!.fromPersonalMask, false);
     assert.deepEqual([...new Set(mid.steps)], [strengthSettings.mid.steps]);
+    t.diagnostic(`mid from noise: ${Math.round(mid.summary!.timings.cloakMs[0]!)} ms cloaking the face`);
 
     await page.getByRole('button', { name: 'Delete my mask' }).click();
     await status().getByText('No personal mask').waitFor();
