@@ -209,8 +209,8 @@ export class CloakService {
     const held = this.deps.offscreen.use(async () => {
       // No record at all when the person keeps none: the document then makes no thumbnails and no estimate.
       const keep = (await this.deps.settings.get()).recentCloaksDays > 0;
-      // The document decides which strengths start from it (only those with a shorter refinement from a mask).
-      const personalMask = await this.deps.masks.usable();
+      // The document decides whether this cloak starts from it (its strength, and whether the engine can use it).
+      const personalMask = await this.deps.masks.mask();
       await sendMessage('offscreen:cloakStart', {
         job: id,
         size: args.size,

@@ -20,10 +20,9 @@ export class PersonalMaskStore {
     return stored ? personalMaskInfo(stored, productEnsemble) : null;
   }
 
-  /** The mask when cloaks can start from it; null when there is none or it is stale (info() says why). */
-  async usable(): Promise<PersonalMask | null> {
-    const stored = await this.read();
-    return stored && personalMaskInfo(stored, productEnsemble).problem === null ? stored.mask : null;
+  /** The stored mask, usable or not: the offscreen document decides whether a cloak can start from it. */
+  async mask(): Promise<PersonalMask | null> {
+    return (await this.read())?.mask ?? null;
   }
 
   /** Keeps `mask` in place of any earlier one. */

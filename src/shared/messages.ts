@@ -321,7 +321,7 @@ export interface CloakStartPayload extends CloakJobRef {
   strength: Strength;
   /** Where the photo goes, for its recent-cloaks record; null: keep no record (settings keep none). */
   origin: CloakOrigin | null;
-  /** The person's personal mask, when they have one that this engine can use. */
+  /** The person's personal mask when they have one (the document checks whether its engine can use it). */
   personalMask: PersonalMask | null;
 }
 export interface CloakChunkPayload extends CloakJobRef {

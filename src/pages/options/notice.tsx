@@ -1,5 +1,10 @@
 /** A section's result line on the options page: a change saved, what an import skipped, or what went wrong. */
 
+/** An error's message for a notice. */
+export function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
 export type Message = { kind: 'ok' | 'error' | 'info'; text: string; details?: string[] } | null;
 
 export function Notice({ message }: { message: Message }) {

@@ -28,7 +28,7 @@ import {
 } from '../../shared/settings.ts';
 import { onSettingsStored } from '../../shared/settings-watch.ts';
 import { exportProblem, importWarnings } from './import-report.ts';
-import { type Message, Notice } from './notice.tsx';
+import { type Message, Notice, errorMessage } from './notice.tsx';
 import { PersonalMaskSection } from './personal-mask-section.tsx';
 import { siteFromInput } from './site-input.ts';
 import './options.css';
@@ -43,10 +43,6 @@ const DAYS_LABELS: Record<RecentCloaksDays, string> = { 0: 'Do not keep them', 1
 
 const isBuiltin = (site: string) => (BUILTIN_SITES as readonly string[]).includes(site);
 const originFor = (site: string) => `https://*.${site}/*`;
-
-function errorMessage(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
 
 function useSettings(): [Settings | null, string | null, (s: Settings) => void] {
   const [settings, setSettings] = useState<Settings | null>(null);

@@ -7,7 +7,7 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import { MAX_MASK_PHOTOS, type MaskLearnProgress, sendMessage } from '../../shared/messages.ts';
 import { PERSONAL_MASK_STORAGE_KEY, type PersonalMaskInfo } from '../../shared/personal-mask.ts';
 import { MaskLearnError, learnPersonalMask, photosProblem } from './mask-port.ts';
-import { type Message, Notice } from './notice.tsx';
+import { type Message, Notice, errorMessage } from './notice.tsx';
 
 function progressText({ phase, step, steps }: MaskLearnProgress): string {
   switch (phase) {
@@ -61,10 +61,9 @@ export function PersonalMaskSection() {
       if (fileInput.current) fileInput.current.value = '';
       setMessage({ kind: 'ok', text: `Learned your personal mask from ${learned.photos} photo${learned.photos === 1 ? '' : 's'}.` });
     } catch (error) {
-      const text = error instanceof Error ? error.message : String(error);
       const kept = info ? ' Your earlier mask is kept.' : '';
       const cancelled = error instanceof MaskLearnError && error.code === 'cancelled';
-      setMessage({ kind: 'error', text: cancelled ? `Learning was cancelled.${kept}` : `No mask was learned: ${text}${kept}` });
+      setMessage({ kind: 'error', text: cancelled ? `Learning was cancelled.${kept}` : `No mask was learned: ${errorMessage(error)}${kept}` });
     } finally {
       learning.current = null;
       setProgress(null);
@@ -78,7 +77,7 @@ export function PersonalMaskSection() {
       setInfo(null);
       setMessage({ kind: 'ok', text: 'Your personal mask is deleted. Cloaks start from scratch again.' });
     } catch (error) {
-      setMessage({ kind: 'error', text: `Could not delete the mask: ${error instanceof Error ? error.message : String(error)}` });
+      setMessage({ kind: 'error', text: `Could not delete the mask: ${errorMessage(error)}` });
     }
   };
 
