@@ -157,9 +157,19 @@ export const cloakerFactories: Record<string, (ctx: CloakerContext) => Promise<C
  *   ones still held out.
  */
 export const cloakEnsembles: Record<string, { ensemble: RecognizerId[]; heldOut: RecognizerId[] }> = {
-  xfacenet: { ensemble: ['human-faceres', 'human-faceres-deep', 'human-mobileface'], heldOut: ['faceapi-resnet', 'expo-mobilefacenet'] },
+  xfacenet: {
+    ensemble: ['human-faceres', 'human-faceres-deep', 'human-mobileface'],
+    heldOut: ['faceapi-resnet', 'expo-mobilefacenet', 'faceplugin-mobilefacenet'],
+  },
   xarcface: { ensemble: ['human-faceres', 'human-faceres-deep', 'faceapi-resnet'], heldOut: ['human-mobileface', 'expo-mobilefacenet'] },
-  xmobileface: { ensemble: ['human-faceres', 'human-faceres-deep', 'expo-mobilefacenet'], heldOut: ['faceapi-resnet', 'human-mobileface'] },
+  xmobileface: {
+    ensemble: ['human-faceres', 'human-faceres-deep', 'expo-mobilefacenet'],
+    heldOut: ['faceapi-resnet', 'human-mobileface', 'faceplugin-mobilefacenet'],
+  },
+  xfaceplugin: {
+    ensemble: ['human-faceres', 'human-faceres-deep', 'expo-mobilefacenet', 'human-mobileface'],
+    heldOut: ['faceapi-resnet', 'faceplugin-mobilefacenet'],
+  },
   'xfacenet-plus': {
     ensemble: ['human-faceres', 'human-faceres-deep', 'human-mobileface', 'expo-mobilefacenet'],
     heldOut: ['faceapi-resnet'],

@@ -27,7 +27,8 @@ export type RecognizerId =
   | 'human-faceres'
   | 'human-faceres-deep'
   | 'human-mobileface'
-  | 'expo-mobilefacenet';
+  | 'expo-mobilefacenet'
+  | 'faceplugin-mobilefacenet';
 
 export interface AnalyzedFace extends DetectedFace {
   /** L2-normalised embedding per recognizer, so cosine similarity is a dot product. */

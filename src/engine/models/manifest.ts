@@ -17,7 +17,7 @@ export interface ModelEntry {
   id: string;
   name: string;
   role: ModelRole;
-  format: 'face-api-weights' | 'tfjs-graph' | 'tflite';
+  format: 'face-api-weights' | 'tfjs-graph' | 'tflite' | 'onnx';
   family?: string;
   loss?: string;
   source: { package: string; version: string };
