@@ -146,10 +146,11 @@ export const cloakerFactories: Record<string, (ctx: CloakerContext) => Promise<C
 
 /**
  * The cloak engine as cloakers, one per strength and ensemble. The zoo has one FaceNet-style recognizer
- * (faceapi-resnet), two ArcFace-style ones of separate training (human-mobileface, expo-mobilefacenet) and the two
- * FaceRes siblings. Every protection number is read on recognizers the cloak never saw:
- * - xmobileface, the shipped ensemble (engine.ts `productEnsemble`): faceapi-resnet and human-mobileface held out,
- *   one of each family;
+ * (faceapi-resnet), three ArcFace-style ones of separate training (human-mobileface, expo-mobilefacenet,
+ * faceplugin-mobilefacenet) and the two FaceRes siblings. Every protection number is read on recognizers the cloak
+ * never saw; faceplugin-mobilefacenet is in no ensemble, a judge only:
+ * - xmobileface, the shipped ensemble (engine.ts `productEnsemble`): faceapi-resnet, human-mobileface and
+ *   faceplugin-mobilefacenet held out;
  * - xfacenet, the ensemble shipped until 2026-12-06 (human-mobileface in expo-mobilefacenet's place): faceapi-resnet
  *   and expo-mobilefacenet held out, so the zoo's strongest recognizer is measured as a judge too;
  * - xarcface: faceapi-resnet joins, human-mobileface and expo-mobilefacenet held out;
@@ -161,22 +162,21 @@ export const cloakEnsembles: Record<string, { ensemble: RecognizerId[]; heldOut:
     ensemble: ['human-faceres', 'human-faceres-deep', 'human-mobileface'],
     heldOut: ['faceapi-resnet', 'expo-mobilefacenet', 'faceplugin-mobilefacenet'],
   },
-  xarcface: { ensemble: ['human-faceres', 'human-faceres-deep', 'faceapi-resnet'], heldOut: ['human-mobileface', 'expo-mobilefacenet'] },
+  xarcface: {
+    ensemble: ['human-faceres', 'human-faceres-deep', 'faceapi-resnet'],
+    heldOut: ['human-mobileface', 'expo-mobilefacenet', 'faceplugin-mobilefacenet'],
+  },
   xmobileface: {
     ensemble: ['human-faceres', 'human-faceres-deep', 'expo-mobilefacenet'],
     heldOut: ['faceapi-resnet', 'human-mobileface', 'faceplugin-mobilefacenet'],
   },
-  xfaceplugin: {
-    ensemble: ['human-faceres', 'human-faceres-deep', 'expo-mobilefacenet', 'human-mobileface'],
-    heldOut: ['faceapi-resnet', 'faceplugin-mobilefacenet'],
-  },
   'xfacenet-plus': {
     ensemble: ['human-faceres', 'human-faceres-deep', 'human-mobileface', 'expo-mobilefacenet'],
-    heldOut: ['faceapi-resnet'],
+    heldOut: ['faceapi-resnet', 'faceplugin-mobilefacenet'],
   },
   'xarcface-plus': {
     ensemble: ['human-faceres', 'human-faceres-deep', 'faceapi-resnet', 'expo-mobilefacenet'],
-    heldOut: ['human-mobileface'],
+    heldOut: ['human-mobileface', 'faceplugin-mobilefacenet'],
   },
 };
 

@@ -33,7 +33,7 @@ export const RECOGNIZER_NAMES: Record<string, string> = {
   'human-faceres-deep': 'FaceRes-deep',
   'human-mobileface': 'MobileFace',
   'expo-mobilefacenet': 'MobileFaceNet',
-  'faceplugin-mobilefacenet': 'MobileFaceNet-PT',
+  'faceplugin-mobilefacenet': 'faceplugin MobileFaceNet',
 };
 
 /** "FaceNet-style (face-api ResNet)": the family without its parenthetical detail, then the model. */

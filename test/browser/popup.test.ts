@@ -212,7 +212,11 @@ describe('popup (dist/chromium)', () => {
 
     // The engine line followed: the models the cloak and the estimate loaded are listed.
     await popup.getByTestId('models').filter({ hasText: 'face detector' }).waitFor({ timeout: 30_000 });
-    const judges: Record<string, string> = { 'faceapi-resnet': 'face-api ResNet', 'human-mobileface': 'MobileFace' };
+    const judges: Record<string, string> = {
+      'faceapi-resnet': 'face-api ResNet',
+      'human-mobileface': 'MobileFace',
+      'faceplugin-mobilefacenet': 'faceplugin MobileFaceNet',
+    };
     for (const { id } of estimate.recognizers.filter((r) => !r.seenByCloak)) {
       // A whole name of the comma-separated list ("MobileFace" must not be found inside "MobileFaceNet").
       const name = new RegExp(`[:,] ${judges[id] ?? id}(,|$)`);
