@@ -30,15 +30,16 @@ import './popup.css';
 const STRENGTH_LABELS: Record<Strength, string> = { low: 'Low', mid: 'Medium', high: 'High' };
 
 /**
- * What each strength costs and buys, from README "How strong is the cloak" (the two held-out recognizers, photo as
- * posted) and bench/speed (2-core machine, WASM: 0.56-0.65 s a step per face times the strength's steps, 12 / 24 / 24,
- * plus 0.4-0.8 s of setup; mid measured 15.0 s a face at 0.5 MP and 17.3 s at 12 MP on 2026-12-06, with
+ * What each strength costs and buys, from README "How strong is the cloak" (the held-out recognizers, photo as
+ * posted: face-api ResNet; the ArcFace-style MobileFace and faceplugin MobileFaceNet, the low and high ends) and
+ * bench/speed (2-core machine, WASM: 0.56-0.65 s a step per face times the strength's steps, 12 / 24 / 24, plus
+ * 0.4-0.8 s of setup; mid measured 15.0 s a face at 0.5 MP and 17.3 s at 12 MP on 2026-12-06, with
  * MobileFaceNet in the ensemble).
  */
 const STRENGTH_COSTS: Record<Strength, string> = {
   low: 'faint, weakest: about 2 in 5 faces escaped an unseen FaceNet-style recognizer · ~8 s a face',
-  mid: 'visible up close; about 7 in 10 escaped it, few an unseen ArcFace-style one · ~16 s a face',
-  high: 'visible grain, strongest: about 9 in 10 escaped it, 1 in 3 the ArcFace-style one · ~16 s a face',
+  mid: 'visible up close; about 7 in 10 escaped it, 1 in 3 or fewer an unseen ArcFace-style one · ~16 s a face',
+  high: 'visible grain, strongest: about 9 in 10 escaped it, 1 in 3 to 3 in 4 the ArcFace-style ones · ~16 s a face',
 };
 
 const BACKEND_NAMES: Record<string, string> = {
