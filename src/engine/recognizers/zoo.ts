@@ -3,8 +3,7 @@ import type { RecognizerId } from '../faces/types.ts';
 import type { ModelEntry, ModelFileReader } from '../models/manifest.ts';
 import { loadFaceApiResnet } from './faceapi-resnet.ts';
 import { loadHumanGraphRecognizer } from './human-graph.ts';
-import { loadOnnxRecognizer } from './onnx-recognizer.ts';
-import { loadTfliteRecognizer } from './tflite-recognizer.ts';
+import { loadModelFileRecognizer } from './model-file-recognizer.ts';
 import type { Recognizer } from './recognizer.ts';
 
 export const recognizerIds: readonly RecognizerId[] = [
@@ -19,8 +18,7 @@ export const recognizerIds: readonly RecognizerId[] = [
 /** `entry` overrides the manifest's description of the model (to try other input conventions). */
 export function loadRecognizer(id: RecognizerId, read: ModelFileReader, entry?: ModelEntry): Promise<Recognizer> {
   if (id === 'faceapi-resnet') return loadFaceApiResnet(read, entry);
-  if (id === 'expo-mobilefacenet') return loadTfliteRecognizer(id, read, entry);
-  if (id === 'faceplugin-mobilefacenet') return loadOnnxRecognizer(id, read, entry);
+  if (id === 'expo-mobilefacenet' || id === 'faceplugin-mobilefacenet') return loadModelFileRecognizer(id, read, entry);
   return loadHumanGraphRecognizer(id, read, entry);
 }
 
