@@ -13,6 +13,28 @@
  */
 import * as tf from '@tensorflow/tfjs';
 
+/**
+ * Reads the varint at `bytes[at]`; returns it and the offset after it. int64 negatives (ONNX writes -1 for "infer this
+ * dimension") are ten-byte two's complement varints, beyond a double's 53 bits: those are read exactly with BigInt.
+ */
+function readVarint(bytes: Uint8Array, at: number, end: number): [number, number] {
+  let result = 0;
+  let scale = 1;
+  for (let i = at; i < end; i++) {
+    const byte = bytes[i];
+    if (i - at === 7) break; // 49 bits read, more to come: take the exact path below.
+    result += (byte & 0x7f) * scale;
+    if (byte < 0x80) return [result, i + 1];
+    scale *= 128;
+  }
+  let big = 0n;
+  for (let i = at, shift = 0n; i < end && i - at < 10; i++, shift += 7n) {
+    big |= BigInt(bytes[i] & 0x7f) << shift;
+    if (bytes[i] < 0x80) return [Number(BigInt.asIntN(64, big)), i + 1];
+  }
+  throw new Error('ONNX file is truncated or damaged (varint)');
+}
+
 /** A minimal protobuf reader: varints, 32/64-bit scalars and length-delimited fields, as (field number, value) pairs. */
 class Protobuf {
   private readonly view: DataView;
@@ -22,20 +44,14 @@ class Protobuf {
     this.bytes = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   }
-  /** Every field of the message in bytes[start, end), in order. Varints are numbers (ONNX's int64s fit 2^53). */
+  /** Every field of the message in bytes[start, end), in order. */
   fields(start = 0, end = this.bytes.length): ProtoField[] {
     const fields: ProtoField[] = [];
     let at = start;
     const varint = (): number => {
-      let result = 0;
-      let scale = 1;
-      for (;;) {
-        if (at >= end) throw new Error('ONNX file is truncated (varint)');
-        const byte = this.bytes[at++];
-        result += (byte & 0x7f) * scale;
-        if (byte < 0x80) return result;
-        scale *= 128;
-      }
+      const [value, next] = readVarint(this.bytes, at, end);
+      at = next;
+      return value;
     };
     while (at < end) {
       const key = varint();
@@ -43,17 +59,17 @@ class Protobuf {
       const wire = key % 8;
       if (wire === 0) {
         fields.push({ field, wire, value: varint(), start: 0, end: 0 });
-      } else if (wire === 1) {
-        fields.push({ field, wire, value: this.view.getFloat64(at, true), start: at, end: at + 8 });
-        at += 8;
+      } else if (wire === 1 || wire === 5) {
+        const size = wire === 1 ? 8 : 4;
+        if (at + size > end) throw new Error('ONNX file is truncated (field)');
+        const value = wire === 1 ? this.view.getFloat64(at, true) : this.view.getFloat32(at, true);
+        fields.push({ field, wire, value, start: at, end: at + size });
+        at += size;
       } else if (wire === 2) {
         const length = varint();
-        if (at + length > end) throw new Error('ONNX file is truncated (field)');
+        if (length < 0 || at + length > end) throw new Error('ONNX file is truncated (field)');
         fields.push({ field, wire, value: length, start: at, end: at + length });
         at += length;
-      } else if (wire === 5) {
-        fields.push({ field, wire, value: this.view.getFloat32(at, true), start: at, end: at + 4 });
-        at += 4;
       } else {
         throw new Error(`ONNX file has protobuf wire type ${wire}, which is not supported`);
       }
@@ -72,32 +88,18 @@ class Protobuf {
     const values: number[] = [];
     for (const field of fields) {
       if (field.field !== number) continue;
-      if (field.wire === 0) values.push(signed(field.value));
-      else values.push(...new Protobuf(this.bytesOf(field)).packedVarints());
-    }
-    return values;
-  }
-  private packedVarints(): number[] {
-    const values: number[] = [];
-    let at = 0;
-    while (at < this.bytes.length) {
-      let result = 0;
-      let scale = 1;
-      for (;;) {
-        const byte = this.bytes[at++];
-        result += (byte & 0x7f) * scale;
-        if (byte < 0x80) break;
-        scale *= 128;
+      if (field.wire === 0) {
+        values.push(field.value);
+        continue;
       }
-      values.push(signed(result));
+      for (let at = field.start; at < field.end; ) {
+        const [value, next] = readVarint(this.bytes, at, field.end);
+        values.push(value);
+        at = next;
+      }
     }
     return values;
   }
-}
-
-/** int64 negatives are ten-byte two's complement varints; ONNX uses them for axes (-1) and shapes. */
-function signed(varint: number): number {
-  return varint >= 2 ** 63 ? varint - 2 ** 64 : varint;
 }
 
 interface ProtoField {
@@ -173,6 +175,8 @@ function readTensor(pb: Protobuf, fields: ProtoField[]): OnnxConstant {
   const dims = pb.varints(fields, 1);
   const type = pb.varints(fields, 2)[0] ?? 0;
   const raw = fields.find((f) => f.field === 9);
+  const width = type === INT64 ? 8 : 4;
+  if (raw && (raw.end - raw.start) % width) throw new Error(`ONNX tensor ${name} has ${raw.end - raw.start} bytes of ${width}-byte values`);
   const count = dims.reduce((a, b) => a * b, 1);
   if (type === FLOAT) {
     let data: Float32Array;
@@ -208,9 +212,7 @@ function readAttribute(pb: Protobuf, fields: ProtoField[]): [string, OnnxAttribu
   const f = fields.find((field) => field.field === 2);
   const s = fields.find((field) => field.field === 4);
   if (type === 1 && f) return [name, f.value];
-  if (type === 2) {
-    return [name, pb.varints(fields, 3)[0]];
-  }
+  if (type === 2) return [name, pb.varints(fields, 3)[0]];
   if (type === 3 && s) return [name, pb.string(s)];
   if (type === 7) return [name, pb.varints(fields, 8)];
   if (type === 6) {

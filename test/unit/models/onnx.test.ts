@@ -129,6 +129,14 @@ test('a small model computes what its ONNX operators define in NCHW, run in NHWC
   graph.dispose();
 });
 
+test('int64 constants are read exactly, negatives included (ten-byte varints)', () => {
+  const model = parseOnnx(smallModel());
+  assert.deepEqual(Array.from(model.constants.get('unused_shape')!.data), [-1, 36]);
+  assert.deepEqual(model.constants.get('w1')!.dims, [4, 3, 3, 3]);
+  // An initializer listed among the graph's inputs is not an input.
+  assert.deepEqual(model.inputs, ['x']);
+});
+
 test('an operator the reader does not know is refused by name', () => {
   assert.throws(() => parseOnnx(smallModel({ extraOp: 'Softmax' })), /ONNX operator Softmax \(Softmax_z\) is not supported/);
 });
