@@ -441,14 +441,20 @@ export function loadOnnxGraph(bytes: Uint8Array): OnnxGraph {
             out = tf.add(tf.mul(value(a), channelConstants.get(`${node.outputs[0]}/a`)!), channelConstants.get(`${node.outputs[0]}/b`)!);
             break;
           case 'Add':
-            out = tf.add(value(a), value(b));
-            break;
           case 'Sub':
-            out = tf.sub(value(a), value(b));
+          case 'Mul': {
+            const [x, y] = [value(a), value(b)];
+            // ONNX broadcasts a vector over the last axis, which is W in NCHW but C in our NHWC activations; a
+            // per-channel constant is stored [C, 1, 1] and was flattened at load, so only a true vector is ambiguous.
+            for (const [name, other] of [[a, y], [b, x]] as const) {
+              const constant = model.constants.get(name);
+              if (constant?.dims.length === 1 && constant.dims[0] > 1 && other.rank === 4) {
+                throw new Error(`ONNX ${node.op} ${node.name}: a vector constant on a 4-D activation is not supported`);
+              }
+            }
+            out = node.op === 'Add' ? tf.add(x, y) : node.op === 'Sub' ? tf.sub(x, y) : tf.mul(x, y);
             break;
-          case 'Mul':
-            out = tf.mul(value(a), value(b));
-            break;
+          }
           case 'Identity':
             out = value(a);
             break;
@@ -463,7 +469,9 @@ export function loadOnnxGraph(bytes: Uint8Array): OnnxGraph {
             const x = toOnnxOrder(value(a));
             const target = Array.from(model.constants.get(b)?.data ?? []);
             if (!target.length) throw new Error(`ONNX Reshape ${node.name}: its shape is not a constant`);
-            // 0 copies the input's dimension (the batch, whatever size the model was exported with).
+            // 0 copies the input's dimension (the batch, whatever size the model was exported with). A 4-D result would
+            // be in NCHW order, which every later node would read as NHWC: refused.
+            if (target.length === 4) throw new Error(`ONNX Reshape ${node.name}: a 4-D result is not supported`);
             out = tf.reshape(x, target.map((d, i) => (d === 0 || i === 0 ? x.shape[i]! : d)));
             break;
           }
