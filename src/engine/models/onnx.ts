@@ -111,34 +111,10 @@ interface ProtoField {
   end: number;
 }
 
-export type OnnxOpName =
-  | 'Conv'
-  | 'BatchNormalization'
-  | 'PRelu'
-  | 'Relu'
-  | 'Add'
-  | 'Mul'
-  | 'Sub'
-  | 'Flatten'
-  | 'Reshape'
-  | 'Gemm'
-  | 'MatMul'
-  | 'Identity';
-
-const supportedOps = new Set<string>([
-  'Conv',
-  'BatchNormalization',
-  'PRelu',
-  'Relu',
-  'Add',
-  'Mul',
-  'Sub',
-  'Flatten',
-  'Reshape',
-  'Gemm',
-  'MatMul',
-  'Identity',
-]);
+/** What faceplugin's MobileFaceNet uses (Conv, PRelu, Add, Reshape), and Flatten and Gemm, its usual head. */
+const supportedOps = ['Conv', 'PRelu', 'Add', 'Flatten', 'Reshape', 'Gemm'] as const;
+export type OnnxOpName = (typeof supportedOps)[number];
+const isSupported = (op: string): op is OnnxOpName => (supportedOps as readonly string[]).includes(op);
 
 export interface OnnxConstant {
   name: string;
@@ -206,7 +182,7 @@ function readTensor(pb: Protobuf, fields: ProtoField[]): OnnxConstant {
 }
 
 function readAttribute(pb: Protobuf, fields: ProtoField[]): [string, OnnxAttribute] {
-  // AttributeProto: 1 name, 2 f, 3 i, 4 s, 7 floats, 8 ints, 20 type (1 FLOAT, 2 INT, 3 STRING, 6 FLOATS, 7 INTS).
+  // AttributeProto: 1 name, 2 f, 3 i, 4 s, 8 ints, 20 type (1 FLOAT, 2 INT, 3 STRING, 7 INTS).
   const name = pb.string(fields.find((f) => f.field === 1)!);
   const type = pb.varints(fields, 20)[0];
   const f = fields.find((field) => field.field === 2);
@@ -215,14 +191,6 @@ function readAttribute(pb: Protobuf, fields: ProtoField[]): [string, OnnxAttribu
   if (type === 2) return [name, pb.varints(fields, 3)[0]];
   if (type === 3 && s) return [name, pb.string(s)];
   if (type === 7) return [name, pb.varints(fields, 8)];
-  if (type === 6) {
-    return [
-      name,
-      fields
-        .filter((field) => field.field === 7)
-        .flatMap((field) => (field.wire === 5 ? [field.value] : Array.from(new Float32Array(pb.bytesOf(field).buffer)))),
-    ];
-  }
   throw new Error(`ONNX attribute ${name} has type ${type}, which is not supported`);
 }
 
@@ -247,22 +215,13 @@ export function parseOnnx(bytes: Uint8Array): OnnxModel {
     const op = strings(4)[0] ?? '';
     const name = strings(3)[0] ?? '';
     const outputs = strings(2);
-    if (op === 'Constant') {
-      // A constant node: its `value` tensor becomes a constant named after the node's output.
-      const value = nodeFields.find((field) => field.field === 5);
-      const attribute = value && pb.fields(value.start, value.end);
-      const tensorField = attribute?.find((field) => field.field === 5);
-      if (!tensorField) throw new Error(`ONNX Constant ${name} has no tensor value`);
-      constants.set(outputs[0], { ...readTensor(pb, pb.fields(tensorField.start, tensorField.end)), name: outputs[0] });
-      continue;
-    }
-    if (!supportedOps.has(op)) throw new Error(`ONNX operator ${op} (${name || outputs[0]}) is not supported`);
+    if (!isSupported(op)) throw new Error(`ONNX operator ${op} (${name || outputs[0]}) is not supported`);
     const attributes: Record<string, OnnxAttribute> = {};
     for (const a of nodeFields.filter((field) => field.field === 5)) {
       const [key, value] = readAttribute(pb, pb.fields(a.start, a.end));
       attributes[key] = value;
     }
-    nodes.push({ op: op as OnnxOpName, name, inputs: strings(1), outputs, attributes });
+    nodes.push({ op, name, inputs: strings(1), outputs, attributes });
   }
   const inputs = graph
     .filter((field) => field.field === 11)
@@ -326,8 +285,11 @@ export function loadOnnxGraph(bytes: Uint8Array): OnnxGraph {
     return constant;
   };
   const convs = new Map<OnnxNode, ConvWeights>();
-  /** Per-channel constants (PRelu slopes, BatchNormalization's scale and shift) flattened to broadcast over NHWC. */
-  const channelConstants = new Map<string, tf.Tensor>();
+  /**
+   * Every other constant in the form its operator uses: per-channel ones (PRelu slopes, Add operands) flattened to
+   * broadcast over NHWC under their own names; Gemm's weight and bias under `<node output>/w|c`.
+   */
+  const prepared = new Map<string, tf.Tensor>();
   // Build every constant in its tfjs layout now, outside any tidy, so `execute` (always called inside one) only
   // reads them: a constant first made inside the caller's tidy would be disposed with its results.
   try {
@@ -365,36 +327,28 @@ export function loadOnnxGraph(bytes: Uint8Array): OnnxGraph {
         });
       } else if (node.op === 'PRelu') {
         const slope = constantOf(node.inputs[1], where);
-        channelConstants.set(slope.name, keep(tf.tidy(() => tf.reshape(constantTensor(slope), [-1]))));
-      } else if (node.op === 'BatchNormalization') {
-        const [scale, shift, mean, variance] = node.inputs.slice(1).map((name) => constantOf(name, where).data as Float32Array);
-        const epsilon = (node.attributes.epsilon as number | undefined) ?? 1e-5;
-        // y = (x - mean) / sqrt(var + eps) * scale + shift = x * a + b
-        const a = scale.map((s, c) => s / Math.sqrt(variance[c] + epsilon));
-        const b = shift.map((t, c) => t - mean[c] * a[c]);
-        channelConstants.set(`${node.outputs[0]}/a`, keep(tf.tensor1d(a)));
-        channelConstants.set(`${node.outputs[0]}/b`, keep(tf.tensor1d(b)));
-      } else if (node.op === 'Add' || node.op === 'Mul' || node.op === 'Sub') {
+        prepared.set(slope.name, keep(tf.tidy(() => tf.reshape(constantTensor(slope), [-1]))));
+      } else if (node.op === 'Add') {
         for (const name of node.inputs) {
           const constant = model.constants.get(name);
           if (!constant) continue;
           // A per-channel constant [C, 1, 1] broadcasts over NCHW; over NHWC it is [C].
           const channelShaped = constant.dims.length === 3 && constant.dims[1] === 1 && constant.dims[2] === 1;
           if (constant.dims.length > 1 && !channelShaped) throw new Error(`${where}: constant ${name} of shape [${constant.dims}] is not supported`);
-          channelConstants.set(name, keep(tf.tidy(() => tf.reshape(constantTensor(constant), [-1]))));
+          prepared.set(name, keep(tf.tidy(() => tf.reshape(constantTensor(constant), [-1]))));
         }
-      } else if (node.op === 'Gemm' || node.op === 'MatMul') {
+      } else if (node.op === 'Gemm') {
         const weight = constantOf(node.inputs[1], where);
-        const transB = node.op === 'Gemm' && node.attributes.transB === 1;
-        if (node.op === 'Gemm' && (node.attributes.transA ?? 0) !== 0) throw new Error(`${where}: transA is not supported`);
+        const transB = node.attributes.transB === 1;
+        if ((node.attributes.transA ?? 0) !== 0) throw new Error(`${where}: transA is not supported`);
         const alpha = (node.attributes.alpha as number | undefined) ?? 1;
         const beta = (node.attributes.beta as number | undefined) ?? 1;
-        channelConstants.set(
+        prepared.set(
           `${node.outputs[0]}/w`,
           keep(tf.tidy(() => tf.mul(transB ? tf.transpose(constantTensor(weight)) : constantTensor(weight), alpha))),
         );
         const biasName = node.inputs[2];
-        if (biasName) channelConstants.set(`${node.outputs[0]}/c`, keep(tf.tidy(() => tf.mul(constantTensor(constantOf(biasName, where)), beta))));
+        if (biasName) prepared.set(`${node.outputs[0]}/c`, keep(tf.tidy(() => tf.mul(constantTensor(constantOf(biasName, where)), beta))));
       }
     }
   } catch (error) {
@@ -402,17 +356,17 @@ export function loadOnnxGraph(bytes: Uint8Array): OnnxGraph {
     throw error;
   }
 
-  const producedBy = new Set(model.nodes.flatMap((node) => node.outputs));
+  const computed = new Set(model.nodes.flatMap((node) => node.outputs));
   return {
     model,
     execute(input, outputs) {
       const wanted = [...(outputs ?? model.outputs)];
       for (const name of wanted) {
-        if (!producedBy.has(name)) throw new Error(`ONNX model has no computed tensor "${name}"`);
+        if (!computed.has(name)) throw new Error(`ONNX model has no computed tensor "${name}"`);
       }
       const values = new Map<string, tf.Tensor>([[model.inputs[0], input]]);
       const value = (name: string): tf.Tensor => {
-        const tensor = values.get(name) ?? channelConstants.get(name);
+        const tensor = values.get(name) ?? prepared.get(name);
         if (!tensor) throw new Error(`ONNX tensor "${name}" is used before it is computed`);
         return tensor;
       };
@@ -434,15 +388,7 @@ export function loadOnnxGraph(bytes: Uint8Array): OnnxGraph {
           case 'PRelu':
             out = tf.prelu(value(a), value(b));
             break;
-          case 'Relu':
-            out = tf.relu(value(a));
-            break;
-          case 'BatchNormalization':
-            out = tf.add(tf.mul(value(a), channelConstants.get(`${node.outputs[0]}/a`)!), channelConstants.get(`${node.outputs[0]}/b`)!);
-            break;
-          case 'Add':
-          case 'Sub':
-          case 'Mul': {
+          case 'Add': {
             const [x, y] = [value(a), value(b)];
             // ONNX broadcasts a vector over the last axis, which is W in NCHW but C in our NHWC activations; a
             // per-channel constant is stored [C, 1, 1] and was flattened at load, so only a true vector is ambiguous.
@@ -452,12 +398,9 @@ export function loadOnnxGraph(bytes: Uint8Array): OnnxGraph {
                 throw new Error(`ONNX ${node.op} ${node.name}: a vector constant on a 4-D activation is not supported`);
               }
             }
-            out = node.op === 'Add' ? tf.add(x, y) : node.op === 'Sub' ? tf.sub(x, y) : tf.mul(x, y);
+            out = tf.add(x, y);
             break;
           }
-          case 'Identity':
-            out = value(a);
-            break;
           case 'Flatten': {
             const x = toOnnxOrder(value(a));
             const axis = (node.attributes.axis as number | undefined) ?? 1;
@@ -475,10 +418,9 @@ export function loadOnnxGraph(bytes: Uint8Array): OnnxGraph {
             out = tf.reshape(x, target.map((d, i) => (d === 0 || i === 0 ? x.shape[i]! : d)));
             break;
           }
-          case 'Gemm':
-          case 'MatMul': {
-            const bias = channelConstants.get(`${node.outputs[0]}/c`);
-            out = tf.matMul(value(a) as tf.Tensor2D, channelConstants.get(`${node.outputs[0]}/w`) as tf.Tensor2D);
+          case 'Gemm': {
+            const bias = prepared.get(`${node.outputs[0]}/c`);
+            out = tf.matMul(value(a) as tf.Tensor2D, prepared.get(`${node.outputs[0]}/w`) as tf.Tensor2D);
             if (bias) out = tf.add(out, bias);
             break;
           }
