@@ -102,8 +102,16 @@ export interface StrengthSetting {
  * With faceplugin-mobilefacenet as a third held-out judge (2026-12-06, 3 splits, evaded as posted / JPEG 75, mean
  * cosine), mid's feature weight 10 -> 5: that judge 32 / 23 % (0.32) -> 50 / 41 % (0.26), face-api ResNet 73 / 64 %
  * either way (prot@1 97 / 97 -> 94 / 97 %), MobileFace 5 % either way, face SSIM 0.950 either way. Weight 3 moved
- * faceplugin as far (45 / 36 %) but face-api ResNet back to 59 %; 30 cut both (50 % and 18 %). Low and high keep 10
- * (not re-measured).
+ * faceplugin as far (45 / 36 %) but face-api ResNet back to 59 %; 30 cut both (50 % and 18 %). Low and high keep 10:
+ * at 5, low evaded face-api ResNet on 23 / 27 % instead of 41 / 41 % (faceplugin 18 / 14 % instead of 14 / 14 %), and
+ * high traded MobileFace (27 / 18 % instead of 32 / 32 %) for faceplugin (82 / 86 %, cosine 0.08, instead of 77 / 82 %,
+ * 0.15), face-api ResNet 91 / 95 % either way.
+ * Also tried at mid against the three judges (3 splits), each worse on all of them than the plain gradient: the
+ * skip-gradient method on MobileFaceNet's residual blocks (gradient through each block's branch x0.5: faceplugin 36 /
+ * 23 %), linear backpropagation through its PReLUs (faceplugin 5 %, face-api ResNet 18 %), Nesterov look-ahead
+ * (faceplugin 5 %, face-api ResNet 45 %), and MobileFaceNet's gradient weighted 4:3 or 2:3 against the FaceRes pair's
+ * (faceplugin 45 / 36 % and 23 / 27 %, face-api ResNet 68 / 59 % and 45 / 50 %). faceplugin's MobileFaceNet follows
+ * expo's exact gradient: what changes that gradient loses the transfer.
  */
 export const strengthSettings: Record<Strength, StrengthSetting> = {
   low: { epsilon: 10, flatShare: 0.5, coarseness: 2, steps: 12, minFaceSsim: 0.95, featureWeight: 10, ssimWeight: 1, chromaShare: 0.5 },
