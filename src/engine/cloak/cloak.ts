@@ -68,6 +68,12 @@ export interface StrengthSetting {
    * 1 (or absent) leaves colour bounded by the L-inf budget alone.
    */
   chromaShare?: number;
+  /**
+   * The step size falls along a half cosine from a quarter of the per-pixel budget at the first step to this share of
+   * that at the last: large steps to get away from the clean face, small ones to settle instead of jumping back and
+   * forth across the optimum. 1 (or absent) keeps it constant.
+   */
+  lastStepShare?: number;
   /** Targeted mode only: weight of the pull toward the decoy against the push away from the clean face (default 1). */
   decoyWeight?: number;
   /** Steps when the cloak starts from a personal mask (personal-mask.ts) instead of noise; `steps` when absent. */
@@ -117,9 +123,9 @@ export interface StrengthSetting {
  * changes that gradient loses the transfer.
  */
 export const strengthSettings: Record<Strength, StrengthSetting> = {
-  low: { epsilon: 10, flatShare: 0.5, coarseness: 2, steps: 12, minFaceSsim: 0.95, featureWeight: 10, ssimWeight: 1, chromaShare: 0.5 },
-  mid: { epsilon: 16, flatShare: 0.5, coarseness: 2, steps: 24, minFaceSsim: 0.95, featureWeight: 5, ssimWeight: 0.5, chromaShare: 0.5, maskSteps: 12 },
-  high: { epsilon: 16, flatShare: 0.5, coarseness: 2, steps: 24, minFaceSsim: 0.85, featureWeight: 10, ssimWeight: 1, chromaShare: 0.5 },
+  low: { epsilon: 10, flatShare: 0.5, coarseness: 2, steps: 12, minFaceSsim: 0.95, featureWeight: 10, ssimWeight: 1, chromaShare: 0.5, lastStepShare: 0.25 },
+  mid: { epsilon: 16, flatShare: 0.5, coarseness: 2, steps: 24, minFaceSsim: 0.95, featureWeight: 5, ssimWeight: 0.5, chromaShare: 0.5, lastStepShare: 0.25, maskSteps: 12 },
+  high: { epsilon: 16, flatShare: 0.5, coarseness: 2, steps: 24, minFaceSsim: 0.85, featureWeight: 10, ssimWeight: 1, chromaShare: 0.5, lastStepShare: 0.25 },
 };
 
 /** A random transformation applied every step; identity when absent. */
@@ -142,6 +148,8 @@ export interface FaceCloakOptions {
   ssimWeight?: number;
   /** See StrengthSetting; default 1. */
   chromaShare?: number;
+  /** See StrengthSetting; default 1. */
+  lastStepShare?: number;
   seed: number;
   /**
    * Targeted mode: the decoy face's L2-normalised embedding for each ensemble member, in ensemble order. Absent:
@@ -291,6 +299,14 @@ function thresholdOf(r: Recognizer): number {
   return r.entry.thresholdAt1PctFar ?? 0.5;
 }
 
+/**
+ * Step `step` (0-based) of `steps`' size as a share of the first step's: a half cosine from 1 down to `lastShare`.
+ */
+export function stepShare(step: number, steps: number, lastShare = 1): number {
+  if (steps <= 1) return 1;
+  return lastShare + (1 - lastShare) * 0.5 * (1 + Math.cos((Math.PI * step) / (steps - 1)));
+}
+
 /** Lets queued messages (a cancel, a progress read) run between steps: tfjs work here is synchronous. */
 export const yieldToEventLoop = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
 
@@ -332,7 +348,7 @@ export function ssimLuma(a: tf.Tensor4D, b: tf.Tensor4D, kernels: [tf.Tensor4D, 
 }
 
 /** The budget and loss settings of one face's problem: FaceCloakOptions without the run's own settings. */
-export type FaceProblemOptions = Omit<FaceCloakOptions, 'steps' | 'seed' | 'sampleTransform' | 'signal' | 'onStep' | 'start'>;
+export type FaceProblemOptions = Omit<FaceCloakOptions, 'steps' | 'lastStepShare' | 'seed' | 'sampleTransform' | 'signal' | 'onStep' | 'start'>;
 
 /**
  * One face's optimisation problem: the region the perturbation may change, the working resolution and the coarser grid
@@ -626,7 +642,7 @@ export async function cloakFace(
       const next = tf.tidy(() => {
         // MI-FGSM: accumulate the normalised gradients, step along the sign, project onto the per-pixel L-inf ball.
         const m = tf.add(tf.mul(momentum, 0.9), tf.div(direction!, members.length)) as tf.Tensor4D;
-        const stepped = tf.sub(delta, tf.mul(tf.sign(m), stepSize));
+        const stepped = tf.sub(delta, tf.mul(tf.sign(m), tf.mul(stepSize, stepShare(step, options.steps, options.lastStepShare))));
         const d = tf.minimum(tf.maximum(stepped, tf.neg(budget)), budget) as tf.Tensor4D;
         return { m, d: chromaCap ? limitColour(d, chromaCap) : d };
       });

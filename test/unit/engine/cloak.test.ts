@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { useBackend } from '../../../src/engine/backends/backends.ts';
-import { cloakFace, ssimKernels, ssimLuma } from '../../../src/engine/cloak/cloak.ts';
+import { cloakFace, ssimKernels, ssimLuma, stepShare } from '../../../src/engine/cloak/cloak.ts';
 import { type FaceDetector, createFaceDetector } from '../../../src/engine/detect/detector.ts';
 import type { DetectedFace } from '../../../src/engine/faces/types.ts';
 import { ssimGray } from '../../../src/engine/image/quality.ts';
@@ -59,6 +59,33 @@ test('changes only the face region, within the L-inf budget, and lowers the simi
   // Rounding to 8 bits can add half a level to the budget.
   assert.ok(maxChange <= 9, `max change ${maxChange}`);
   assert.equal(result.steps, 10);
+  assert.ok(result.ensembleSimilarity < 0.6, `similarity after cloaking ${result.ensembleSimilarity}`);
+});
+
+test('the step size falls along a half cosine from the first step to the last share, or stays constant', () => {
+  const shares = Array.from({ length: 24 }, (_, step) => stepShare(step, 24, 0.25));
+  assert.equal(shares[0], 1);
+  assert.ok(Math.abs(shares[23] - 0.25) < 1e-12, `last share ${shares[23]}`);
+  assert.ok(Math.abs(stepShare(11.5, 24, 0.25) - 0.625) < 1e-12, 'halfway between the first and the last share');
+  for (let i = 1; i < shares.length; i++) assert.ok(shares[i] < shares[i - 1], `step ${i} is not smaller than step ${i - 1}`);
+  for (let step = 0; step < 24; step++) assert.equal(stepShare(step, 24), 1);
+  assert.equal(stepShare(0, 1, 0.25), 1);
+});
+
+test('a falling step size reaches the cloak, within the same budget', async () => {
+  const constant = copy(image);
+  const falling = copy(image);
+  await cloakFace(constant, face, [recognizer], { epsilon: 8, steps: 10, seed: 3 });
+  const result = await cloakFace(falling, face, [recognizer], { epsilon: 8, steps: 10, seed: 3, lastStepShare: 0.25 });
+  let differing = 0;
+  let maxChange = 0;
+  for (let i = 0; i < image.data.length; i++) {
+    if (constant.data[i] !== falling.data[i]) differing++;
+    maxChange = Math.max(maxChange, Math.abs(falling.data[i] - image.data[i]));
+  }
+  assert.ok(differing > 0, 'lastStepShare did not change the cloak');
+  assert.ok(maxChange <= 9, `max change ${maxChange}`);
+  // The bar of the first test, which takes the same steps at a constant size.
   assert.ok(result.ensembleSimilarity < 0.6, `similarity after cloaking ${result.ensembleSimilarity}`);
 });
 
