@@ -208,7 +208,9 @@ export async function createCloakEngine(read: ModelFileReader, options: CloakEng
       const started = performance.now();
       const base = { ...strengthSettings[cloakOptions.strength ?? 'mid'], ...cloakOptions.budget };
       const start = cloakOptions.personalMask ? maskPattern(cloakOptions.personalMask, options.ensemble) : undefined;
-      const settings = start ? { ...base, steps: base.maskSteps ?? base.steps } : base;
+      // From a mask the step size stays constant: that is how the mask's refinement was measured, and a falling step
+      // over as few as 12 steps cost low protection (cloak.ts strengthSettings).
+      const settings = start ? { ...base, steps: base.maskSteps ?? base.steps, lastStepShare: 1 } : base;
       const decoy = cloakOptions.mode === 'targeted' ? decoyEmbeddings(cloakOptions.decoy, ensemble) : undefined;
       // A face-free photo is answered by the quick presence check; the measuring side keeps the full cascade.
       const found = await detector.detect(image, { quickNoFace: true, ...options.detect });

@@ -87,9 +87,9 @@ export function PersonalMaskSection() {
       <h2 id="mask-title">Your personal mask</h2>
       <p class="muted small">
         Face Cloak can learn a cloak pattern from a few photos of you, once. Medium-strength cloaks then start every face
-        from it and need half the steps: about 40 % faster. In our measurements (22 photos of 11 people) protection
-        stayed about the same: better against one recognizer the cloak never saw, a little worse against the two
-        others. The mask is a pattern, not a photo. It stays on this device and is not part of settings exports.
+        from it and need half the steps: about 40 % faster. In our measurements (22 photos of 11 people) they protected
+        somewhat less than a medium cloak from scratch: better against one recognizer the cloak never saw, worse against
+        the two others. The mask is a pattern, not a photo. It stays on this device and is not part of settings exports.
       </p>
       <p data-testid="mask-status">
         {info === undefined
