@@ -28,7 +28,8 @@
  * - SSIM in the step: near the floor each step also climbs the face box's SSIM (differentiable, at working
  *   resolution), so the budget goes where SSIM is cheap instead of the whole cloak being scaled down at the end.
  * - Optimiser: sign-of-momentum steps (MI-FGSM) from a small random start (the loss has zero gradient at the clean
- *   photo), keeping the best of the last iterates by the loss without transformation.
+ *   photo), keeping the best of the last iterates by the loss without transformation; at mid the step size falls
+ *   over the run (`lastStepShare`).
  */
 import * as tf from '@tensorflow/tfjs';
 import { alignmentFor, applySimilarity, sampleOrZero, warpFaces, type FaceAlignment } from '../align/align.ts';
