@@ -4,7 +4,7 @@
  *
  * To plug in another cloaker (the real cloak engine), add a factory to `cloakerFactories`.
  */
-import { type StrengthSetting, strengthSettings, type TransformSampler } from '../../src/engine/cloak/cloak.ts';
+import { type StrengthSetting, defaultMomentumDecay, strengthSettings, type TransformSampler } from '../../src/engine/cloak/cloak.ts';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
@@ -385,7 +385,7 @@ for (const { strength, name, mode, ensemble, heldOut } of cloakVariants) {
           : '') +
         `the cloak engine at ${strength} (L-inf ${budget.epsilon}/255, ${budget.flatShare} of it on flat skin, face SSIM >= ` +
         `${budget.minFaceSsim}, ${budget.steps} steps, grid ${budget.coarseness}x coarser, feature-level term x${budget.featureWeight}, ` +
-        `SSIM term x${budget.ssimWeight}, colour <= ${budget.chromaShare ?? 1} of the budget, last step ${budget.lastStepShare ?? 1} of the first) against ${ensemble.join(' + ')}; ` +
+        `SSIM term x${budget.ssimWeight}, colour <= ${budget.chromaShare ?? 1} of the budget, last step ${budget.lastStepShare ?? 1} of the first, momentum ${budget.momentumDecay ?? defaultMomentumDecay}) against ${ensemble.join(' + ')}; ` +
         `held out, the only honest judges: ${heldOut.join(', ')}; re-encoded as JPEG q92 4:4:4 (PNG stays PNG)`,
       async cloak(file, info) {
         const image = await decodeImageNode(file);

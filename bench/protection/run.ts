@@ -49,7 +49,7 @@ const usage = `usage: npx tsx bench/protection/run.ts [options]
   --eps N                    noise cloaker L-inf bound in 8-bit levels (default 8)
   --cloak-budget LIST        override the cloak strengths' budget, e.g. eps=10,flat=0.3,steps=16,ssim=0.95 (sweeps;
                              also coarse=, feat= feature-level weight, ssimw= SSIM-term weight, chroma= colour cap,
-                             laststep= the last step's size as a share of the first's,
+                             laststep= the last step's size as a share of the first's, momentum= the momentum's decay,
                              decoy= weight of the pull toward the decoy in targeted mode, masksteps= steps from a
                              personal mask, masklearn= steps per photo learning it)
   --cloak-seed N             base seed of the per-photo cloak seeds (default 0)
@@ -61,7 +61,7 @@ const usage = `usage: npx tsx bench/protection/run.ts [options]
 
 /** `eps=10,steps=16,ssim=0.95` -> a partial StrengthSetting. */
 function parseCloakBudget(spec: string): Partial<StrengthSetting> {
-  const keys: Record<string, keyof StrengthSetting> = { eps: 'epsilon', flat: 'flatShare', coarse: 'coarseness', steps: 'steps', ssim: 'minFaceSsim', feat: 'featureWeight', ssimw: 'ssimWeight', chroma: 'chromaShare', laststep: 'lastStepShare', decoy: 'decoyWeight', masksteps: 'maskSteps', masklearn: 'maskLearnStepsPerPhoto' };
+  const keys: Record<string, keyof StrengthSetting> = { eps: 'epsilon', flat: 'flatShare', coarse: 'coarseness', steps: 'steps', ssim: 'minFaceSsim', feat: 'featureWeight', ssimw: 'ssimWeight', chroma: 'chromaShare', laststep: 'lastStepShare', momentum: 'momentumDecay', decoy: 'decoyWeight', masksteps: 'maskSteps', masklearn: 'maskLearnStepsPerPhoto' };
   const budget: Partial<StrengthSetting> = {};
   for (const part of spec.split(',')) {
     const [key, value] = part.split('=');

@@ -38,7 +38,7 @@ const STRENGTH_LABELS: Record<Strength, string> = { low: 'Low', mid: 'Medium', h
  */
 const STRENGTH_COSTS: Record<Strength, string> = {
   low: 'faint, weakest: about 2 in 5 faces escaped an unseen FaceNet-style recognizer · ~8 s a face',
-  mid: 'visible up close; more than 8 in 10 escaped it, 1 in 20 to 2 in 3 the unseen ArcFace-style ones · ~16 s a face',
+  mid: 'visible up close; about 9 in 10 escaped it, 1 in 7 to 2 in 3 the unseen ArcFace-style ones · ~16 s a face',
   high: 'visible grain, strongest: about 9 in 10 escaped it, 1 in 3 to 3 in 4 the ArcFace-style ones · ~16 s a face',
 };
 

@@ -25,6 +25,7 @@ import {
   type StrengthSetting,
   type TransformSampler,
   cloakFace,
+  defaultMomentumDecay,
   strengthSettings,
 } from './cloak.ts';
 import { learnMaskPattern } from './personal-mask.ts';
@@ -208,9 +209,9 @@ export async function createCloakEngine(read: ModelFileReader, options: CloakEng
       const started = performance.now();
       const base = { ...strengthSettings[cloakOptions.strength ?? 'mid'], ...cloakOptions.budget };
       const start = cloakOptions.personalMask ? maskPattern(cloakOptions.personalMask, options.ensemble) : undefined;
-      // From a mask the step size stays constant: that is how the mask's refinement was measured, and a falling step
-      // over as few as 12 steps cost low protection (cloak.ts strengthSettings).
-      const settings = start ? { ...base, steps: base.maskSteps ?? base.steps, lastStepShare: 1 } : base;
+      // From a mask the step size stays constant and the momentum at its default: that is how the mask's refinement
+      // was measured, and a falling step over as few as 12 steps cost low protection (cloak.ts strengthSettings).
+      const settings = start ? { ...base, steps: base.maskSteps ?? base.steps, lastStepShare: 1, momentumDecay: defaultMomentumDecay } : base;
       const decoy = cloakOptions.mode === 'targeted' ? decoyEmbeddings(cloakOptions.decoy, ensemble) : undefined;
       // A face-free photo is answered by the quick presence check; the measuring side keeps the full cascade.
       const found = await detector.detect(image, { quickNoFace: true, ...options.detect });

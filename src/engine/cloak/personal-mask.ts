@@ -16,6 +16,7 @@ import {
   type FaceProblemOptions,
   type MaskPattern,
   type TransformSampler,
+  defaultMomentumDecay,
   jitter,
   limitColour,
   patternOnGrid,
@@ -83,7 +84,7 @@ export async function learnMaskPattern(
         return tf.div(sum!, members.length) as tf.Tensor3D;
       });
       const next = tf.tidy(() => {
-        const m = tf.add(tf.mul(momentum!, 0.9), direction) as tf.Tensor3D;
+        const m = tf.add(tf.mul(momentum!, defaultMomentumDecay), direction) as tf.Tensor3D;
         let p = tf.clipByValue(tf.sub(current, tf.mul(tf.sign(m), stepShare)), -1, 1) as tf.Tensor3D;
         if (colourCap) p = tf.squeeze(limitColour(tf.expandDims(p, 0) as tf.Tensor4D, colourCap as tf.Tensor4D), [0]) as tf.Tensor3D;
         return { m, p };

@@ -89,6 +89,22 @@ test('a falling step size reaches the cloak, within the same budget', async () =
   assert.ok(result.ensembleSimilarity < 0.6, `similarity after cloaking ${result.ensembleSimilarity}`);
 });
 
+test('the momentum decay reaches the cloak, within the same budget', async () => {
+  const standard = copy(image);
+  const lighter = copy(image);
+  await cloakFace(standard, face, [recognizer], { epsilon: 8, steps: 10, seed: 3 });
+  const result = await cloakFace(lighter, face, [recognizer], { epsilon: 8, steps: 10, seed: 3, momentumDecay: 0.5 });
+  let differing = 0;
+  let maxChange = 0;
+  for (let i = 0; i < image.data.length; i++) {
+    if (standard.data[i] !== lighter.data[i]) differing++;
+    maxChange = Math.max(maxChange, Math.abs(lighter.data[i] - image.data[i]));
+  }
+  assert.ok(differing > 0, 'momentumDecay did not change the cloak');
+  assert.ok(maxChange <= 9, `max change ${maxChange}`);
+  assert.ok(result.ensembleSimilarity < 0.6, `similarity after cloaking ${result.ensembleSimilarity}`);
+});
+
 test('is deterministic for a seed and differs across seeds', async () => {
   const a = copy(image);
   const b = copy(image);
