@@ -89,7 +89,8 @@ export function PersonalMaskSection() {
         Face Cloak can learn a cloak pattern from a few photos of you, once. Medium-strength cloaks then start every face
         from it and need half the steps: about 40 % faster. In our measurements (22 photos of 11 people) they protected
         less than a medium cloak from scratch against the recognizers the cloak never saw (for two of them, about 1 in 2
-        faces escaped instead of 2 in 3 to 9 in 10). The mask is a pattern, not a photo. It stays on this device and is not part of settings exports.
+        faces escaped instead of 2 in 3 to 9 in 10). The mask is a pattern, not a photo. It stays on this device and is
+        not part of settings exports.
       </p>
       <p data-testid="mask-status">
         {info === undefined
