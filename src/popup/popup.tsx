@@ -31,15 +31,16 @@ const STRENGTH_LABELS: Record<Strength, string> = { low: 'Low', mid: 'Medium', h
 
 /**
  * What each strength costs and buys, from README "How strong is the cloak" (the held-out recognizers, photo as
- * posted: face-api ResNet; the ArcFace-style MobileFace and faceplugin MobileFaceNet, the low and high ends) and
+ * posted: face-api ResNet; the ArcFace-style MobileFace and faceplugin MobileFaceNet, the low and high ends; measured
+ * at a cloak seed and on photos the settings were not tuned on) and
  * bench/speed (2-core machine, WASM: 0.56-0.65 s a step per face times the strength's steps, 12 / 24 / 24, plus
  * 0.4-0.8 s of setup; mid measured 15.0 s a face at 0.5 MP and 17.3 s at 12 MP on 2026-12-06, with
  * MobileFaceNet in the ensemble).
  */
 const STRENGTH_COSTS: Record<Strength, string> = {
-  low: 'faint, weakest: about 2 in 5 faces escaped an unseen FaceNet-style recognizer · ~8 s a face',
-  mid: 'visible up close; about 9 in 10 escaped it, 1 in 7 to 2 in 3 the unseen ArcFace-style ones · ~16 s a face',
-  high: 'visible grain, strongest: about 9 in 10 escaped it, 1 in 3 to 3 in 4 the ArcFace-style ones · ~16 s a face',
+  low: 'faint, weakest: about 1 in 3 faces escaped an unseen FaceNet-style recognizer · ~8 s a face',
+  mid: 'visible up close; about 7 in 10 escaped it, under 1 in 10 to 3 in 5 the unseen ArcFace-style ones · ~16 s a face',
+  high: 'visible grain, strongest: about 9 in 10 escaped it, 1 in 4 to 4 in 5 the ArcFace-style ones · ~16 s a face',
 };
 
 const BACKEND_NAMES: Record<string, string> = {

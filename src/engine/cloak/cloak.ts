@@ -151,6 +151,15 @@ export interface StrengthSetting {
  * against 0.494 as posted; prot@1 31 % against 18 %), MobileFace 5 % either way (0.748 against 0.764), face SSIM
  * 0.957 against 0.956. So low keeps half the past direction too. High with 0.5 (3 splits) traded judges again:
  * faceplugin 82 / 82 % instead of 77 / 82 %, MobileFace 27 / 23 % instead of 32 / 32 %; it keeps 0.9.
+ * Also tried at mid (3 splits, 2026-12-07), none better on all three judges: EOT with no identity step, or with the
+ * identity 3x as likely as each transform (worse on all three), and MobileFaceNet's feature weight apart from the
+ * FaceRes pair's. That one trades judges: at 0, faceplugin 86 / 73 % (cosine 0.150) but face-api ResNet 64 / 55 % and
+ * MobileFace 0 %; at 2, 73 / 68 %, 86 / 68 %, 5 / 5 %; at 0 with the pair at 10, 73 / 64 %, 68 / 59 %, 5 / 0 %.
+ * MobileFaceNet's middle layer carries the transfer to face-api ResNet and MobileFace, its embedding to faceplugin.
+ * Every sweep above ran on the tuning set (each person's first two photos, cloak seed 0), and a photo or two either way
+ * is seed noise: at cloak seed 2 the shipped mid evaded face-api ResNet on 82 / 64 % instead of 91 / 82 % (MobileFace
+ * 5 / 9 %, faceplugin 68 / 64 %). The README's table is therefore measured at cloak seed 1 on four photos per person:
+ * mid evaded face-api ResNet on 70 % as posted there, 64 % on the two photos per person no sweep saw.
  */
 export const strengthSettings: Record<Strength, StrengthSetting> = {
   low: { epsilon: 10, flatShare: 0.5, coarseness: 2, steps: 12, minFaceSsim: 0.95, featureWeight: 10, ssimWeight: 1, chromaShare: 0.5, momentumDecay: 0.5 },
