@@ -146,11 +146,11 @@ export interface StrengthSetting {
  * coarser instead of 2x (3x: faceplugin 32 / 36 %), 36 steps (1.5x the time; 64 / 59 %, 0.212), and epsilon 20
  * (mean cosines a little lower, 0.940 / 0.583 / 0.208, but face-api ResNet evaded on 77 / 68 %).
  * Low (constant step) with momentum 0.5 instead of 0.9, full table (5 splits, 13 defenses): face-api ResNet the same
- * (41 % evaded as posted, JPEG and resizes; within a photo after blur; prot@1 84 %), faceplugin's MobileFaceNet 18 /
- * 18 % evaded as posted / JPEG 75 instead of 14 / 14 % and a lower mean cosine after 11 of the 13 defenses (0.467
- * against 0.494 as posted; prot@1 31 % against 18 %), MobileFace 5 % either way (0.748 against 0.764), face SSIM
- * 0.957 against 0.956. So low keeps half the past direction too. High with 0.5 (3 splits) traded judges again:
- * faceplugin 82 / 82 % instead of 77 / 82 %, MobileFace 27 / 23 % instead of 32 / 32 %; it keeps 0.9.
+ * (41 % evaded as posted, JPEG and resizes; within two photos after blur; prot@1 84 %), faceplugin's MobileFaceNet
+ * 18 / 18 % evaded as posted / JPEG 75 instead of 14 / 14 % and a lower mean cosine after 11 of the 13 defenses (0.467
+ * against 0.494 as posted; prot@1 31 % against 18 %), MobileFace 5 % either way (0.748 against 0.764), face SSIM 0.957
+ * against 0.956. So low keeps half the past direction too. High with 0.5 (3 splits) traded judges again: faceplugin
+ * 82 / 82 % instead of 77 / 82 %, MobileFace 27 / 23 % instead of 32 / 32 %; it keeps 0.9.
  * Also tried at mid (3 splits, 2026-12-07), none better on all three judges: EOT with no identity step, or with the
  * identity 3x as likely as each transform (worse on all three), and MobileFaceNet's feature weight apart from the
  * FaceRes pair's. That one trades judges: at 0, faceplugin 86 / 73 % (cosine 0.150) but face-api ResNet 64 / 55 % and
