@@ -120,7 +120,7 @@ test('a pattern learned on a face starts a cloak of another view of it ahead of 
   );
 });
 
-test('the engine keeps a personal mask as plain data, refines from it for maskSteps, and refuses masks it cannot use', async () => {
+test("the engine keeps a personal mask as plain data, refines from it for maskSteps on the strength's step schedule, and refuses masks it cannot use", async () => {
   const { image } = await demoPhoto('sample2.jpg');
   const mask = JSON.parse(JSON.stringify(await engine.learnPersonalMask([image], { strength: 'low', budget: { maskLearnStepsPerPhoto: 2 } })));
   assert.deepEqual(mask.ensemble, ['human-mobileface']);
@@ -132,6 +132,10 @@ test('the engine keeps a personal mask as plain data, refines from it for maskSt
   assert.ok(outcome.faces.length >= 1);
   for (const face of outcome.faces) assert.equal(face.steps, 3);
   assert.ok(steps.every((s) => s === 3));
+  // The refinement keeps the strength's own step schedule (a mask used to force a constant step).
+  const falling = await engine.cloak(image, { strength: 'low', personalMask: mask, budget: { maskSteps: 3, lastStepShare: 0.25 } });
+  assert.equal(tf.memory().numTensors, before);
+  assert.notDeepEqual(falling.image.data, outcome.image.data, 'a falling step changes the refined cloak');
 
   await assert.rejects(engine.cloak(image, { personalMask: { ...mask, ensemble: ['human-faceres'] } }), /learned against other recognizers/);
   await assert.rejects(engine.cloak(image, { personalMask: { ...mask, pattern: mask.pattern.slice(8) } }), /damaged/);
