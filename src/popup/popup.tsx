@@ -309,11 +309,11 @@ function PersonalMaskLine() {
   return (
     <p class="hint" data-testid="mask-line">
       {info === null ? (
-        <>Medium takes about 0.6x the time from a personal mask learned once from 3-5 photos of you · {link('learn one')}</>
+        <>Medium is as strong in about 0.7x the time from a personal mask learned once from 3-5 photos of you · {link('learn one')}</>
       ) : info.problem ? (
         <>Your personal mask cannot be used: learn it again · {link('personal mask')}</>
       ) : (
-        <>Medium starts from your personal mask: about 0.6x the time · {link('manage')}</>
+        <>Medium starts from your personal mask: about 0.7x the time · {link('manage')}</>
       )}
     </p>
   );

@@ -2,7 +2,7 @@
  * The personal mask in the built extension (dist/chromium), with the real engine: the options page refuses a photo
  * without a face and stores nothing; learns a mask from two photos of one person (laura_dern in ../shared/faces, read
  * in place), showing its steps; a second learning cancelled half way keeps the first mask; a Medium cloak then starts
- * from the mask (12 steps instead of 24) and a Low one does not; a mask from other recognizers is shown as unusable
+ * from the mask (16 steps instead of 24) and a Low one does not; a mask from other recognizers is shown as unusable
  * and the cloak starts from scratch; the popup says each time whether Medium starts from a mask; a site's content script can neither learn nor delete one; deleting it works. Tensor counts stay flat across learning, cancelling and
  * cloaking. A screenshot of the section goes to test-results/screenshots/.
  */

@@ -88,8 +88,9 @@ export interface CloakOptions {
   decoy?: Decoy;
   /**
    * Start every face from this personal mask and refine it for the strength's `maskSteps` instead of `steps`. Other
-   * people's faces in the photo start from it too: from someone else's mask, mid's 12 steps matched 24 from noise on
-   * both held-out judges (bench/protection "-mask-of-another", masksteps=12, 3 splits, 2026-12-06).
+   * people's faces in the photo start from it too: from someone else's mask, 12 steps (then at a constant step size)
+   * matched mid's 24 from noise on both held-out judges (bench/protection "-mask-of-another", masksteps=12, 3 splits,
+   * 2026-12-06).
    */
   personalMask?: PersonalMask;
   /** Overrides of the strength's budget, for benchmarks that sweep it; the extension never sets this. */
@@ -209,8 +210,8 @@ export async function createCloakEngine(read: ModelFileReader, options: CloakEng
       const base = { ...strengthSettings[cloakOptions.strength ?? 'mid'], ...cloakOptions.budget };
       const start = cloakOptions.personalMask ? maskPattern(cloakOptions.personalMask, options.ensemble) : undefined;
       // From a mask the refinement keeps the strength's own step schedule: with mid's falling step and momentum 0.5
-      // instead of a constant step and momentum 0.9, mid's 12 steps from a mask evaded faceplugin's MobileFaceNet on
-      // 52 % instead of 28 % of photos and face-api ResNet on 60 % instead of 50 % (40 photos, cloak seed 1, README).
+      // instead of a constant step and momentum 0.9, 12 steps from a mask evaded faceplugin's MobileFaceNet on 52 %
+      // instead of 28 % of photos and face-api ResNet on 60 % instead of 50 % (40 photos, cloak seed 1, README).
       const settings = start ? { ...base, steps: base.maskSteps ?? base.steps } : base;
       const decoy = cloakOptions.mode === 'targeted' ? decoyEmbeddings(cloakOptions.decoy, ensemble) : undefined;
       // A face-free photo is answered by the quick presence check; the measuring side keeps the full cascade.

@@ -87,10 +87,10 @@ export function PersonalMaskSection() {
       <h2 id="mask-title">Your personal mask</h2>
       <p class="muted small">
         Face Cloak can learn a cloak pattern from a few photos of you, once. Medium-strength cloaks then start every face
-        from it and need half the steps: about 40 % faster. In our measurements (22 photos of 11 people) they protected
-        less than a medium cloak from scratch against the recognizers the cloak never saw (for two of them, about 1 in 2
-        faces escaped instead of 2 in 3 to 9 in 10). The mask is a pattern, not a photo. It stays on this device and is
-        not part of settings exports.
+        from it and need two thirds of the steps: about 30 % faster. In our measurements (40 photos of 10 people) they
+        protected about as well as a medium cloak from scratch against the recognizers the cloak never saw: about 7 in 10
+        faces escaped the FaceNet-style one, 6 in 10 the stronger ArcFace-style one and 1 in 10 the weaker one, either
+        way. The mask is a pattern, not a photo. It stays on this device and is not part of settings exports.
       </p>
       <p data-testid="mask-status">
         {info === undefined
