@@ -88,9 +88,10 @@ export interface CloakOptions {
   decoy?: Decoy;
   /**
    * Start every face from this personal mask and refine it for the strength's `maskSteps` instead of `steps`. Other
-   * people's faces in the photo start from it too: from someone else's mask, 12 steps (then at a constant step size)
-   * matched mid's 24 from noise on both held-out judges (bench/protection "-mask-of-another", masksteps=12, 3 splits,
-   * 2026-12-06).
+   * people's faces in the photo start from it too, and come out weaker than from noise: from someone else's mask,
+   * mid's 16 steps evaded faceplugin's MobileFaceNet on 42 % instead of 57 % as posted, and face-api ResNet's
+   * protection rate was 75 % instead of 89 % (bench/protection "-mask-of-another", 40 photos, cloak seed 1,
+   * 2026-12-07; on the 22 tuning photos with a constant step, 12 steps had matched 24 from noise).
    */
   personalMask?: PersonalMask;
   /** Overrides of the strength's budget, for benchmarks that sweep it; the extension never sets this. */

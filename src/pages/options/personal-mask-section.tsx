@@ -90,7 +90,9 @@ export function PersonalMaskSection() {
         from it and need two thirds of the steps: about 30 % faster. In our measurements (40 photos of 10 people) they
         protected about as well as a medium cloak from scratch against the recognizers the cloak never saw: about 7 in 10
         faces escaped the FaceNet-style one, 6 in 10 the stronger ArcFace-style one and 1 in 10 the weaker one, either
-        way. The mask is a pattern, not a photo. It stays on this device and is not part of settings exports.
+        way. Other people in your photos start from your mask too, and their cloaks come out weaker: about 4 in 10 of
+        their faces escaped the stronger ArcFace-style recognizer instead of 6 in 10. The mask is a pattern, not a
+        photo. It stays on this device and is not part of settings exports.
       </p>
       <p data-testid="mask-status">
         {info === undefined
