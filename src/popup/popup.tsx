@@ -309,7 +309,7 @@ function PersonalMaskLine() {
   return (
     <p class="hint" data-testid="mask-line">
       {info === null ? (
-        <>Medium is as strong in about 0.7x the time from a personal mask learned once from 3-5 photos of you · {link('learn one')}</>
+        <>Medium takes about 0.7x the time from a personal mask learned once from 3-5 photos of you · {link('learn one')}</>
       ) : info.problem ? (
         <>Your personal mask cannot be used: learn it again · {link('personal mask')}</>
       ) : (
