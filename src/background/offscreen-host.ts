@@ -18,7 +18,10 @@ export const IDLE_CLOSE_MS = 25_000;
 
 interface DocumentSeam {
   exists(): Promise<boolean>;
-  /** Resolves once the document's scripts ran, i.e. its message handlers are registered. */
+  /**
+   * Resolves once the document's scripts ran, i.e. its message handlers are registered. `exists()` may turn true
+   * before that.
+   */
   create(): Promise<void>;
   close(): Promise<void>;
 }
@@ -116,6 +119,10 @@ export class OffscreenHost {
 
   private async ensureDocument(): Promise<void> {
     await this.closing; // A close in flight would take the document away under us.
+    // Chromium lists the document (getContexts) as soon as creation starts, before its scripts have registered their
+    // message handlers: a use() arriving then (the popup's status request, then an upload) must wait for creation
+    // too, or its first message finds no receiver.
+    if (this.creating) return this.creating;
     if (await this.seam.exists()) return;
     this.creating ??= this.seam.create().finally(() => {
       this.creating = null;

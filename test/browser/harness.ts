@@ -63,6 +63,12 @@ export interface ExtensionHarness {
   blockedTraffic(): { method: string; url: string }[];
   /** Uncaught errors thrown in any page of the browser so far, extension pages included. */
   pageErrors(): string[];
+  /**
+   * Console messages and uncaught errors of the extension's contexts so far (service worker, pages, the offscreen
+   * document), oldest first, each as `<seconds since launch> <context> <type>: <text>`: for a test's diagnostics
+   * when the extension went silent.
+   */
+  extensionLog(): string[];
   close(): Promise<void>;
 }
 
@@ -79,6 +85,10 @@ export async function launchExtension(options: LaunchOptions = {}): Promise<Exte
   const requests: NetworkRequest[] = [];
   const blocked: { method: string; url: string }[] = [];
   const errors: string[] = [];
+  const log: string[] = [];
+  const launched = Date.now();
+  const logLine = (source: string, type: string, text: string) =>
+    log.push(`${((Date.now() - launched) / 1000).toFixed(1)} ${source.replace(/^chrome-extension:\/\/[^/]+\//, '')} ${type}: ${text}`);
   const proxy = await startSinkProxy((method, url) => blocked.push({ method, url }));
   const userDataDir = mkdtempSync(join(tmpdir(), 'face-cloak-profile-'));
   let context: BrowserContext | undefined;
@@ -117,11 +127,15 @@ export async function launchExtension(options: LaunchOptions = {}): Promise<Exte
     const record = (request: NetworkRequest) => {
       if (request.source.startsWith(baseUrl) && NETWORK_URL.test(request.url)) requests.push(request);
     };
+    ctx.on('console', (message) => {
+      const source = message.worker()?.url() ?? message.page()?.url() ?? '?';
+      if (source.startsWith(baseUrl)) logLine(source, message.type(), message.text());
+    });
     ctx.on('request', (request) => {
       const source = requestSource(request);
       if (source) record({ url: request.url(), method: request.method(), source });
     });
-    await watchHiddenExtensionDocuments(ctx, baseUrl, record);
+    await watchHiddenExtensionDocuments(ctx, baseUrl, record, logLine);
 
     return {
       context: ctx,
@@ -147,6 +161,7 @@ export async function launchExtension(options: LaunchOptions = {}): Promise<Exte
       networkRequests: () => [...requests],
       blockedTraffic: () => [...blocked],
       pageErrors: () => [...errors],
+      extensionLog: () => [...log],
       async close() {
         await ctx.close().catch(() => undefined);
         await proxy.close();
@@ -173,38 +188,45 @@ function requestSource(request: Request): string | undefined {
 }
 
 /**
- * Records the network requests of extension documents Playwright does not attach to (the offscreen document is a
- * `background_page` target). Uses a CDP session on a blank tab the harness opens for the purpose; a test must not
- * close that tab.
+ * Records the network requests, console messages and uncaught errors of extension documents Playwright does not
+ * attach to (the offscreen document is a `background_page` target). Uses a CDP session on a blank tab the harness
+ * opens for the purpose; a test must not close that tab.
  */
 async function watchHiddenExtensionDocuments(
   context: BrowserContext,
   baseUrl: string,
   record: (request: NetworkRequest) => void,
+  logLine: (source: string, type: string, text: string) => void,
 ): Promise<void> {
   const cdp = await context.newCDPSession(await context.newPage());
   const attached = new Set<string>();
+  /** Target URL by (non-flat) session id. */
+  const sessions = new Map<string, string>();
   const attach = async (target: { targetId: string; type: string; url: string }) => {
     if (target.type !== 'background_page' || !target.url.startsWith(baseUrl) || attached.has(target.targetId)) return;
     attached.add(target.targetId);
     // Non-flat: the session's traffic travels inside Target.* messages on this CDP session, which Playwright's
     // CDPSession can carry (it cannot address a flat child session).
     const { sessionId } = await cdp.send('Target.attachToTarget', { targetId: target.targetId, flatten: false });
-    await cdp.send('Target.sendMessageToTarget', {
-      sessionId,
-      message: JSON.stringify({ id: 1, method: 'Network.enable' }),
-    });
+    sessions.set(sessionId, target.url);
+    for (const [id, method] of ['Network.enable', 'Runtime.enable'].entries()) {
+      await cdp.send('Target.sendMessageToTarget', { sessionId, message: JSON.stringify({ id: id + 1, method }) });
+    }
   };
   cdp.on('Target.targetCreated', ({ targetInfo }) => void attach(targetInfo).catch(() => undefined));
   cdp.on('Target.targetInfoChanged', ({ targetInfo }) => void attach(targetInfo).catch(() => undefined));
-  cdp.on('Target.receivedMessageFromTarget', ({ message }) => {
-    const event = JSON.parse(message) as {
-      method?: string;
-      params?: { documentURL: string; request: { url: string; method: string } };
-    };
+  cdp.on('Target.receivedMessageFromTarget', ({ sessionId, message }) => {
+    const event = JSON.parse(message) as { method?: string; params?: Record<string, unknown> };
+    const source = sessions.get(sessionId) ?? '?';
     if (event.method === 'Network.requestWillBeSent' && event.params) {
-      const { documentURL, request } = event.params;
+      const { documentURL, request } = event.params as { documentURL: string; request: { url: string; method: string } };
       record({ url: request.url, method: request.method, source: documentURL });
+    } else if (event.method === 'Runtime.consoleAPICalled' && event.params) {
+      const { type, args } = event.params as { type: string; args: { value?: unknown; description?: string }[] };
+      logLine(source, type, args.map((arg) => arg.description ?? String(arg.value)).join(' '));
+    } else if (event.method === 'Runtime.exceptionThrown' && event.params) {
+      const { exceptionDetails } = event.params as { exceptionDetails: { text: string; exception?: { description?: string } } };
+      logLine(source, 'uncaught', exceptionDetails.exception?.description ?? exceptionDetails.text);
     }
   });
   await cdp.send('Target.setDiscoverTargets', { discover: true });
