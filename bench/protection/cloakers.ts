@@ -277,10 +277,10 @@ async function learnedOnce(name: string, inputs: MaskInputs, learn: () => Promis
 
 /**
  * The settings a mask is learned under, for the cache key: the strength's budget with the sweep's overrides and the
- * engine's defaults filled in, less the refinement's step count (sweeps of the refinement share masks).
+ * engine's defaults filled in, less the refinement's settings (sweeps of the refinement share masks).
  */
 function learnedWith(learn: { strength: 'low' | 'mid' | 'high'; budget?: Partial<StrengthSetting> }) {
-  const { maskSteps: _refinement, ...settings } = { ...strengthSettings[learn.strength], ...learn.budget };
+  const { maskSteps: _refinement, maskMaxStartSimilarity: _fit, ...settings } = { ...strengthSettings[learn.strength], ...learn.budget };
   return { ...settings, maskLearnStepsPerPhoto: settings.maskLearnStepsPerPhoto ?? defaultMaskLearnStepsPerPhoto };
 }
 

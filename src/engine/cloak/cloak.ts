@@ -85,6 +85,12 @@ export interface StrengthSetting {
   decoyWeight?: number;
   /** Steps when the cloak starts from a personal mask (personal-mask.ts) instead of noise; `steps` when absent. */
   maskSteps?: number;
+  /**
+   * A face starts from the personal mask only when the mask already moves it this far: its ensemble similarity as
+   * started (cloakFace's `startSimilarity`) at most this; else from noise with `steps` (another person in the photo,
+   * whom the mask does not fit). Absent: every face starts from the mask.
+   */
+  maskMaxStartSimilarity?: number;
   /** Steps per photo when learning a personal mask (default engine.ts `defaultMaskLearnStepsPerPhoto`). */
   maskLearnStepsPerPhoto?: number;
 }
@@ -213,15 +219,29 @@ export interface FaceCloakOptions {
   decoyWeight?: number;
   /** Start from this pattern (a personal mask) instead of small random noise; see MaskPattern. */
   start?: MaskPattern;
+  /**
+   * Keep `start` only for a face it already moves away from itself: when the face as started is still more similar
+   * to its clean self than `maxSimilarity` (`startSimilarity`'s scale), the pattern is someone else's, and the face
+   * starts from noise and takes `steps` steps instead.
+   */
+  startFit?: { maxSimilarity: number; steps: number };
   sampleTransform?: TransformSampler;
   signal?: AbortSignal;
-  onStep?: (step: number) => void;
+  /** After each step; `steps` is the number this face takes (`startFit` may change it). */
+  onStep?: (step: number, steps: number) => void;
 }
 
 export interface FaceCloakResult {
   /** Region of the photo that was changed, in image pixels. */
   region: { x: number; y: number; width: number; height: number };
   steps: number;
+  /** Whether the face started from `start` (false: from noise, without a start or when `startFit` refused it). */
+  fromStart: boolean;
+  /**
+   * With a `start`: the ensemble's similarity of the face as started from it to the clean face, each member's cosine
+   * scaled to 0 at its match threshold and 1 at the clean face, averaged (below 0: no member matches it any more).
+   */
+  startSimilarity?: number;
   /** Mean cosine to the clean embeddings over the ensemble, on the final 8-bit pixels, without transformation. */
   ensembleSimilarity: number;
   perRecognizer: Partial<Record<RecognizerId, number>>;
@@ -598,22 +618,21 @@ export async function cloakFace(
   const decoyWeight = options.decoyWeight ?? 1;
   const thresholds = ensemble.map(thresholdOf);
   const random = createRandom(options.seed);
-  // The best iterate is picked among the last quarter of steps; evaluating every step would cost a forward pass of
-  // every member per step, and the early iterates are never the best.
-  const firstScoredStep = options.steps - Math.max(1, Math.ceil(options.steps / 4));
   const stepSize = tf.tidy(() => tf.div(budget, 4));
   const momentumDecay = options.momentumDecay ?? defaultMomentumDecay;
-  let delta: tf.Tensor4D = tf.tidy(() => {
-    if (!options.start) {
+  const noiseStart = () =>
+    tf.tidy(() => {
       const startNoise = Float32Array.from({ length: grid.width * grid.height * 3 }, () => (random() * 2 - 1) * 0.25);
-      return tf.mul(tf.tensor4d(startNoise, [1, grid.height, grid.width, 3]), budget);
-    }
-    // A personal mask: start from the person's learned pattern instead of noise; only a short refinement is left.
-    const { size, cropScale, shares } = options.start;
-    const start = tf.mul(patternOnGrid(tf.tensor3d(shares, [size, size, 3]), { size, cropScale }, problem), budget) as tf.Tensor4D;
-    return chromaCap ? limitColour(start, chromaCap) : start;
-  });
-  let momentum: tf.Tensor4D = tf.zerosLike(delta);
+      return tf.mul(tf.tensor4d(startNoise, [1, grid.height, grid.width, 3]), budget) as tf.Tensor4D;
+    });
+  const patternStart = ({ size, cropScale, shares }: MaskPattern) =>
+    tf.tidy(() => {
+      // A personal mask: start from the person's learned pattern instead of noise; only a short refinement is left.
+      const start = tf.mul(patternOnGrid(tf.tensor3d(shares, [size, size, 3]), { size, cropScale }, problem), budget) as tf.Tensor4D;
+      return chromaCap ? limitColour(start, chromaCap) : start;
+    });
+  let delta: tf.Tensor4D = options.start ? patternStart(options.start) : noiseStart();
+  let momentum: tf.Tensor4D | null = null;
 
   const embeddingOf = (x: tf.Tensor4D, i: number, placed: FaceAlignment = alignments[i]) =>
     ensemble[i].embed(warpFaces(tf.squeeze(x, [0]) as tf.Tensor3D, [placed]));
@@ -659,7 +678,23 @@ export async function cloakFace(
   let best: { loss: number; delta: tf.Tensor4D } | null = null;
   let steps = 0;
   try {
-    for (let step = 0; step < options.steps; step++) {
+    let stepsToTake = options.steps;
+    let fromStart = options.start !== undefined;
+    let startSimilarity: number | undefined;
+    if (options.start) {
+      startSimilarity = relative((await similarities(() => perturbed(delta))).clean);
+      if (options.startFit && startSimilarity > options.startFit.maxSimilarity) {
+        delta.dispose();
+        delta = noiseStart();
+        stepsToTake = options.startFit.steps;
+        fromStart = false;
+      }
+    }
+    momentum = tf.zerosLike(delta);
+    // The best iterate is picked among the last quarter of steps; evaluating every step would cost a forward pass of
+    // every member per step, and the early iterates are never the best.
+    const firstScoredStep = stepsToTake - Math.max(1, Math.ceil(stepsToTake / 4));
+    for (let step = 0; step < stepsToTake; step++) {
       if (options.signal?.aborted) throw options.signal.reason ?? new DOMException('Cloaking was cancelled', 'AbortError');
       const transform = options.sampleTransform?.(random);
       const members = groups.map((group) => group[step % group.length]);
@@ -698,16 +733,16 @@ export async function cloakFace(
       }
       const next = tf.tidy(() => {
         // MI-FGSM: accumulate the normalised gradients, step along the sign, project onto the per-pixel L-inf ball.
-        const m = tf.add(tf.mul(momentum, momentumDecay), tf.div(direction!, members.length)) as tf.Tensor4D;
-        const stepped = tf.sub(delta, tf.mul(tf.sign(m), tf.mul(stepSize, stepShare(step, options.steps, options.lastStepShare))));
+        const m = tf.add(tf.mul(momentum!, momentumDecay), tf.div(direction!, members.length)) as tf.Tensor4D;
+        const stepped = tf.sub(delta, tf.mul(tf.sign(m), tf.mul(stepSize, stepShare(step, stepsToTake, options.lastStepShare))));
         const d = tf.minimum(tf.maximum(stepped, tf.neg(budget)), budget) as tf.Tensor4D;
         return { m, d: chromaCap ? limitColour(d, chromaCap) : d };
       });
-      tf.dispose([direction!, momentum, delta]);
+      tf.dispose([direction!, momentum!, delta]);
       momentum = next.m;
       delta = next.d;
       steps++;
-      options.onStep?.(step);
+      options.onStep?.(step, stepsToTake);
 
       if (step >= firstScoredStep) {
         const loss = scoreOf(await similarities(() => perturbed(delta)));
@@ -770,6 +805,8 @@ export async function cloakFace(
     return {
       region,
       steps,
+      fromStart,
+      ...(startSimilarity !== undefined ? { startSimilarity } : {}),
       ensembleSimilarity: mean(final.clean),
       perRecognizer: Object.fromEntries(ensemble.map((r, i) => [r.id, final.clean[i]])),
       ...(final.decoy ? { decoy: { cleanSimilarity: decoyCleanSimilarity, similarity: mean(final.decoy) } } : {}),
@@ -779,7 +816,8 @@ export async function cloakFace(
     };
   } finally {
     problem.dispose();
-    tf.dispose([stepSize, delta, momentum]);
+    tf.dispose([stepSize, delta]);
+    momentum?.dispose();
     if (kernels) tf.dispose([...kernels, cleanBox!]);
     best?.delta.dispose();
   }

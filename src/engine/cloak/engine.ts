@@ -228,11 +228,12 @@ export async function createCloakEngine(read: ModelFileReader, options: CloakEng
           ...settings,
           decoy,
           start,
+          ...(start && base.maskMaxStartSimilarity !== undefined ? { startFit: { maxSimilarity: base.maskMaxStartSimilarity, steps: base.steps } } : {}),
           // One seed per face, so adding a face elsewhere in the photo does not change this face's cloak.
           seed: (cloakOptions.seed ?? 0) * 1000 + index,
           sampleTransform,
           signal: cloakOptions.signal,
-          onStep: (step) => cloakOptions.onProgress?.({ face: index, faces: faces.length, step: step + 1, steps: settings.steps }),
+          onStep: (step, steps) => cloakOptions.onProgress?.({ face: index, faces: faces.length, step: step + 1, steps }),
         });
         cloakMs.push(performance.now() - faceStarted);
         cloaked.push({ ...result, box: face.box });

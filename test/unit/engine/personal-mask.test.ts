@@ -118,6 +118,31 @@ test('a pattern learned on a face starts a cloak of another view of it ahead of 
     fromPattern.ensembleSimilarity < fromNoise.ensembleSimilarity - 0.1,
     `similarity after one step: from the pattern ${fromPattern.ensembleSimilarity}, from noise ${fromNoise.ensembleSimilarity}`,
   );
+  assert.equal(fromPattern.fromStart, true);
+  assert.equal(fromNoise.fromStart, false);
+  assert.equal(fromNoise.startSimilarity, undefined, 'measured only for a pattern');
+  const started = fromPattern.startSimilarity!;
+  assert.ok(started < 0.9, `the pattern moves the face as started (${started})`);
+
+  // startFit: the pattern is kept where the face as started is far enough from itself; elsewhere the face starts
+  // from noise and takes the fallback's steps, exactly the cloak it would have had without a pattern.
+  const cloakView = (options: Partial<Parameters<typeof cloakFace>[3]>) => {
+    const copy = { ...view, data: view.data.slice() };
+    return cloakFace(copy, viewFace, [recognizer], { ...budget, steps: 1, seed: 2, ...options }).then((result) => ({ result, data: copy.data }));
+  };
+  const fits = await cloakView({ start: pattern, startFit: { maxSimilarity: started + 0.01, steps: 2 } });
+  assert.equal(fits.result.fromStart, true);
+  assert.equal(fits.result.steps, 1);
+  assert.equal(fits.result.ensembleSimilarity, fromPattern.ensembleSimilarity);
+  const stepsSeen: number[] = [];
+  const misfit = await cloakView({ start: pattern, startFit: { maxSimilarity: started - 0.01, steps: 2 }, onStep: (_, steps) => stepsSeen.push(steps) });
+  assert.equal(misfit.result.fromStart, false);
+  assert.equal(misfit.result.steps, 2);
+  assert.deepEqual(stepsSeen, [2, 2], 'progress counts the fallback steps');
+  assert.equal(misfit.result.startSimilarity, started, 'what it was refused for');
+  const plain = await cloakView({ steps: 2 });
+  assert.deepEqual(misfit.data, plain.data, 'the fallback is the cloak from noise');
+  assert.equal(tf.memory().numTensors, before, 'tensors leaked while cloaking');
 });
 
 test("the engine keeps a personal mask as plain data, refines from it for maskSteps on the strength's step schedule, and refuses masks it cannot use", async () => {
@@ -136,6 +161,20 @@ test("the engine keeps a personal mask as plain data, refines from it for maskSt
   const falling = await engine.cloak(image, { strength: 'low', personalMask: mask, budget: { maskSteps: 3, lastStepShare: 0.25 } });
   assert.equal(tf.memory().numTensors, before);
   assert.notDeepEqual(falling.image.data, outcome.image.data, 'a falling step changes the refined cloak');
+
+  // maskMaxStartSimilarity: a face the mask does not move far enough starts from noise for the strength's own steps.
+  const refused: number[] = [];
+  const fallback = await engine.cloak(image, {
+    strength: 'low',
+    personalMask: mask,
+    budget: { steps: 2, maskSteps: 1, maskMaxStartSimilarity: -10 },
+    onProgress: (p) => refused.push(p.steps),
+  });
+  assert.equal(tf.memory().numTensors, before);
+  for (const face of fallback.faces) assert.deepEqual([face.fromStart, face.steps], [false, 2]);
+  assert.ok(refused.every((s) => s === 2));
+  const kept = await engine.cloak(image, { strength: 'low', personalMask: mask, budget: { steps: 2, maskSteps: 1, maskMaxStartSimilarity: 10 } });
+  for (const face of kept.faces) assert.deepEqual([face.fromStart, face.steps], [true, 1]);
 
   await assert.rejects(engine.cloak(image, { personalMask: { ...mask, ensemble: ['human-faceres'] } }), /learned against other recognizers/);
   await assert.rejects(engine.cloak(image, { personalMask: { ...mask, pattern: mask.pattern.slice(8) } }), /damaged/);
