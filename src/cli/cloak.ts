@@ -77,6 +77,12 @@ const reasonOf = (error: unknown) => (error instanceof ImageError ? `${error.cod
 const decoyText = (face: CloakedFace) =>
   face.decoy ? `, to the decoy ${face.decoy.cleanSimilarity.toFixed(2)} -> ${face.decoy.similarity.toFixed(2)}` : '';
 
+/** With --mask: whether the face started from it, or from noise because the mask did not fit it (someone else). */
+const maskText = (face: CloakedFace) =>
+  face.startSimilarity === undefined
+    ? ''
+    : `${face.fromStart ? 'from the mask' : 'mask did not fit, from noise'} (start similarity ${face.startSimilarity.toFixed(2)}), ${face.steps} steps, `;
+
 const outputFormat: Record<string, EncodeFormat> = { jpeg: 'jpeg', png: 'png', webp: 'webp' };
 
 await useBackend(['wasm', 'cpu']);
@@ -144,7 +150,7 @@ try {
       const name = uniqueName(file, format === outputFormat[image.format] ? basename(file) : `${basename(file, extname(file))}.png`);
       written.add(name);
       await writeFile(join(outDir, name), bytes);
-      const faces = outcome.faces.map((f) => `${Math.round(f.box.width)}px: ensemble similarity ${f.ensembleSimilarity.toFixed(2)}${decoyText(f)}, face SSIM ${f.faceSsim.toFixed(3)}${f.scaledBy < 1 ? ` (scaled x${f.scaledBy.toFixed(2)})` : ""}`).join(', ');
+      const faces = outcome.faces.map((f) => `${Math.round(f.box.width)}px: ${maskText(f)}ensemble similarity ${f.ensembleSimilarity.toFixed(2)}${decoyText(f)}, face SSIM ${f.faceSsim.toFixed(3)}${f.scaledBy < 1 ? ` (scaled x${f.scaledBy.toFixed(2)})` : ""}`).join(', ');
       const skipped = outcome.skippedSmallFaces.length ? `, ${outcome.skippedSmallFaces.length} too small to cloak` : '';
       const ms = Math.round(performance.now() - started);
       console.log(`${file}: ${outcome.faces.length} face(s) cloaked${faces ? ` (${faces})` : ''}${skipped}, ${ms} ms -> ${join(outDir, name)}`);

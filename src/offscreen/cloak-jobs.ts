@@ -268,11 +268,12 @@ export class CloakJobs {
         height: image.height,
         strength: job.strength,
         skippedSmallFaces: outcome.skippedSmallFaces.length,
-        fromPersonalMask: personalMask !== null && outcome.faces.length > 0,
-        faces: outcome.faces.map(({ box, region, ensembleSimilarity }) => ({
+        fromPersonalMask: outcome.faces.some((face) => face.fromStart),
+        faces: outcome.faces.map(({ box, region, ensembleSimilarity, fromStart }) => ({
           box: { x: box.x, y: box.y, width: box.width, height: box.height },
           region,
           ensembleSimilarity,
+          fromPersonalMask: fromStart,
         })),
       };
       const timings = {

@@ -179,6 +179,8 @@ export interface CloakedFaceInfo {
   region: { x: number; y: number; width: number; height: number };
   /** Mean cosine to the clean embedding over the ensemble after cloaking (1 = unchanged). */
   ensembleSimilarity: number;
+  /** Started from the person's personal mask (false: from noise; also for a face the mask did not fit). */
+  fromPersonalMask: boolean;
 }
 
 export interface CloakSummary {
@@ -195,7 +197,10 @@ export interface CloakSummary {
   strength: Strength;
   faces: CloakedFaceInfo[];
   skippedSmallFaces: number;
-  /** The faces started from the person's personal mask (Medium with a usable mask), not from noise. */
+  /**
+   * Some face started from the person's personal mask (Medium with a usable mask), not from noise. A face the mask
+   * does not fit (someone else, as the engine tells by how far the mask alone moves it) starts from noise.
+   */
   fromPersonalMask: boolean;
   /** Id of this cloak in the recent cloaks (its estimate arrives there later); null when none is kept. */
   recordId: string | null;

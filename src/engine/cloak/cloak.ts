@@ -181,7 +181,7 @@ export interface StrengthSetting {
  */
 export const strengthSettings: Record<Strength, StrengthSetting> = {
   low: { epsilon: 10, flatShare: 0.5, coarseness: 2, steps: 12, minFaceSsim: 0.95, featureWeight: 10, ssimWeight: 1, chromaShare: 0.5, momentumDecay: 0.5 },
-  mid: { epsilon: 16, flatShare: 0.5, coarseness: 2, steps: 24, minFaceSsim: 0.95, featureWeight: 5, ssimWeight: 0.5, chromaShare: 0.5, lastStepShare: 0.25, momentumDecay: 0.5, maskSteps: 16 },
+  mid: { epsilon: 16, flatShare: 0.5, coarseness: 2, steps: 24, minFaceSsim: 0.95, featureWeight: 5, ssimWeight: 0.5, chromaShare: 0.5, lastStepShare: 0.25, momentumDecay: 0.5, maskSteps: 16, maskMaxStartSimilarity: 0.3 },
   high: { epsilon: 16, flatShare: 0.5, coarseness: 2, steps: 24, minFaceSsim: 0.85, featureWeight: 10, ssimWeight: 1, chromaShare: 0.5 },
 };
 

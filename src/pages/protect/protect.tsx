@@ -476,7 +476,7 @@ function Done(props: {
       <p class="status status--done" data-testid="status">
         Protected: {faces} {faces === 1 ? 'face' : 'faces'} cloaked in {(state.ms / 1000).toFixed(1)} s
         {small > 0 ? `; ${small} too small to cloak, left as ${small === 1 ? 'it was' : 'they were'}` : ''}
-        {summary.fromPersonalMask ? ', starting from your personal mask' : ''}.
+        {personalMaskPhrase(summary.faces)}.
       </p>
       <div class="actions">
         <a class="button primary" href={state.afterUrl} download={state.output.name} data-testid="download">
@@ -570,3 +570,12 @@ function formatBytes(bytes: number): string {
 }
 
 render(<ProtectPage />, document.getElementById('app')!);
+
+/** How the faces started, when some started from the personal mask: all of them, or which share (the mask fits only its owner). */
+function personalMaskPhrase(faces: readonly { fromPersonalMask: boolean }[]): string {
+  const fromMask = faces.filter((face) => face.fromPersonalMask).length;
+  if (fromMask === 0) return '';
+  if (fromMask === faces.length) return ', starting from your personal mask';
+  const rest = faces.length - fromMask;
+  return `, ${fromMask} of ${faces.length} starting from your personal mask (it did not fit the other${rest === 1 ? '' : 's'}, cloaked from scratch)`;
+}

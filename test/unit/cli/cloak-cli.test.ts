@@ -9,6 +9,7 @@ import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import sharp from 'sharp';
+import { strengthSettings } from '../../../src/engine/cloak/cloak.ts';
 
 const repoRoot = fileURLToPath(new URL('../../..', import.meta.url));
 let dir: string;
@@ -96,6 +97,10 @@ test('learns a personal mask from photos of one person, cloaks with it, and refu
   const used = await cli([join(dir, 'a'), '--out', join(dir, 'masked'), '--mask', maskFile]);
   assert.equal(used.code, 0, used.stderr);
   assert.deepEqual(await readdir(join(dir, 'masked')), ['photo.jpg']);
+  // The face the mask was learned from: it fits, so the face starts from it and takes mid's shorter refinement.
+  const fitted = await cli([demo, '--out', join(dir, 'masked-face'), '--mask', maskFile]);
+  assert.equal(fitted.code, 0, fitted.stderr);
+  assert.match(fitted.stdout, new RegExp(`from the mask \\(start similarity -?\\d\\.\\d\\d\\), ${strengthSettings.mid.maskSteps} steps, ensemble`));
 
   await writeFile(join(dir, 'broken.mask.json'), '{"ensemble": ["human-faceres"');
   await writeFile(join(dir, 'other.mask.json'), JSON.stringify({ ...mask, ensemble: ['human-faceres'] }));
