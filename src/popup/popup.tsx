@@ -309,11 +309,11 @@ function PersonalMaskLine() {
   return (
     <p class="hint" data-testid="mask-line">
       {info === null ? (
-        <>Medium takes about 0.7x the time from a personal mask learned once from 3-5 photos of you · {link('learn one')}</>
+        <>Medium takes about 0.7x the time on faces it fits, from a personal mask learned once from 3-5 photos of you · {link('learn one')}</>
       ) : info.problem ? (
         <>Your personal mask cannot be used: learn it again · {link('personal mask')}</>
       ) : (
-        <>Medium starts from your personal mask: about 0.7x the time · {link('manage')}</>
+        <>Medium starts from your personal mask where it fits a face: about 0.7x the time there · {link('manage')}</>
       )}
     </p>
   );

@@ -126,6 +126,15 @@ export interface StrengthSetting {
  * 48 / 8 / 25 %), 16 steps 70 / 12 / 62 %. So mid refines a mask for 16 steps: as far as 24 from noise, in two thirds
  * of the time.
  * Low and high refine a mask for their full steps (not measured shorter).
+ * Mid starts a face from the mask only where the mask alone brings the face's ensemble similarity (cloakFace's
+ * `startSimilarity`: 0 at the match thresholds, 1 at the clean face) to 0.3 or below (`maskMaxStartSimilarity`), else
+ * from noise for its 24 steps: other people in the photo should not get a mask that is not theirs. Placed on the 40
+ * photos above (bench/protection/mask-fit.ts), a person's own mask left a median of 0.35 and other people's 0.56, but
+ * photos differ more than masks do, so no cut separates them: at 0.3, 50 % of own photos and 16 % of other people's
+ * faces start from the mask; at 0.5, 73 % and 37 %. At 0.3, from the next person's mask, faces evaded faceplugin's
+ * MobileFaceNet on 45 / 45 % (cosine 0.258) instead of 42 / 45 % (0.308) without the test and 57 / 57 % (0.237) from
+ * noise; the 32 faces sent to noise matched a noise cloak at another seed (0.284 against 0.273), the 8 kept on the
+ * mask did not (0.154 against 0.096). From their own mask: 70 / 68, 8 / 5, 58 / 55 % (README).
  * With faceplugin-mobilefacenet as a third held-out judge (2026-12-06, 3 splits, evaded as posted / JPEG 75, mean
  * cosine), mid's feature weight 10 -> 5: that judge 32 / 23 % (0.32) -> 50 / 41 % (0.26), face-api ResNet 73 / 64 %
  * either way (prot@1 97 / 97 -> 94 / 97 %), MobileFace 5 % either way, face SSIM 0.950 either way. Weight 3 moved

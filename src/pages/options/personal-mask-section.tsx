@@ -86,13 +86,14 @@ export function PersonalMaskSection() {
     <section class="card" id="personal-mask" aria-labelledby="mask-title">
       <h2 id="mask-title">Your personal mask</h2>
       <p class="muted small">
-        Face Cloak can learn a cloak pattern from a few photos of you, once. Medium-strength cloaks then start every face
-        from it and need two thirds of the steps: about 30 % faster. In our measurements (40 photos of 10 people) they
-        protected about as well as a medium cloak from scratch against the recognizers the cloak never saw: about 7 in 10
-        faces escaped the FaceNet-style one, 6 in 10 the stronger ArcFace-style one and 1 in 10 the weaker one, either
-        way. Other people in your photos start from your mask too, and their cloaks come out weaker: about 4 in 10 of
-        their faces escaped the stronger ArcFace-style recognizer instead of 6 in 10. The mask is a pattern, not a
-        photo. It stays on this device and is not part of settings exports.
+        Face Cloak can learn a cloak pattern from a few photos of you, once. Medium-strength cloaks then start a face
+        from it where it fits, that is where the pattern alone already moves the face well away from itself, and need
+        two thirds of the steps there: about 30 % faster for that face. In our measurements it fitted about half of
+        people's new photos of themselves, and about 1 in 6 faces of other people, whose cloaks then come out a little
+        weaker. A face it does not fit, like most other people in your photos, is cloaked from scratch as without a
+        mask. Either way, in our measurements (40 photos of 10 people) about 7 in 10 faces escaped the FaceNet-style
+        recognizer the cloak never saw, 6 in 10 the stronger ArcFace-style one and 1 in 10 the weaker one, as from
+        scratch. The mask is a pattern, not a photo. It stays on this device and is not part of settings exports.
       </p>
       <p data-testid="mask-status">
         {info === undefined
