@@ -23,6 +23,7 @@ import { ProtectionMatrix } from '../../ui/protection-matrix.tsx';
 import { CloakPortError, cloakBytes } from './cloak-port.ts';
 import { Compare } from './compare.tsx';
 import { ACCEPT, cloakedFileName, refusalReason } from './files.ts';
+import { personalMaskPhrase } from './mask-phrase.ts';
 import { uniqueNames, zipStore } from './zip.ts';
 import './protect.css';
 
@@ -570,12 +571,3 @@ function formatBytes(bytes: number): string {
 }
 
 render(<ProtectPage />, document.getElementById('app')!);
-
-/** How the faces started, when some started from the personal mask: all of them, or which share (the mask fits only its owner). */
-function personalMaskPhrase(faces: readonly { fromPersonalMask: boolean }[]): string {
-  const fromMask = faces.filter((face) => face.fromPersonalMask).length;
-  if (fromMask === 0) return '';
-  if (fromMask === faces.length) return ', starting from your personal mask';
-  const rest = faces.length - fromMask;
-  return `, ${fromMask} of ${faces.length} starting from your personal mask (it did not fit the other${rest === 1 ? '' : 's'}, cloaked from scratch)`;
-}
