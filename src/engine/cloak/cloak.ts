@@ -641,7 +641,7 @@ export async function cloakFace(
       return chromaCap ? limitColour(start, chromaCap) : start;
     });
   let delta: tf.Tensor4D = options.start ? patternStart(options.start) : noiseStart();
-  let momentum: tf.Tensor4D | null = null;
+  let momentum: tf.Tensor4D = tf.zerosLike(delta); // The grid's shape, whichever start the face keeps.
 
   const embeddingOf = (x: tf.Tensor4D, i: number, placed: FaceAlignment = alignments[i]) =>
     ensemble[i].embed(warpFaces(tf.squeeze(x, [0]) as tf.Tensor3D, [placed]));
@@ -699,7 +699,6 @@ export async function cloakFace(
         fromStart = false;
       }
     }
-    momentum = tf.zerosLike(delta);
     // The best iterate is picked among the last quarter of steps; evaluating every step would cost a forward pass of
     // every member per step, and the early iterates are never the best.
     const firstScoredStep = stepsToTake - Math.max(1, Math.ceil(stepsToTake / 4));
@@ -742,12 +741,12 @@ export async function cloakFace(
       }
       const next = tf.tidy(() => {
         // MI-FGSM: accumulate the normalised gradients, step along the sign, project onto the per-pixel L-inf ball.
-        const m = tf.add(tf.mul(momentum!, momentumDecay), tf.div(direction!, members.length)) as tf.Tensor4D;
+        const m = tf.add(tf.mul(momentum, momentumDecay), tf.div(direction!, members.length)) as tf.Tensor4D;
         const stepped = tf.sub(delta, tf.mul(tf.sign(m), tf.mul(stepSize, stepShare(step, stepsToTake, options.lastStepShare))));
         const d = tf.minimum(tf.maximum(stepped, tf.neg(budget)), budget) as tf.Tensor4D;
         return { m, d: chromaCap ? limitColour(d, chromaCap) : d };
       });
-      tf.dispose([direction!, momentum!, delta]);
+      tf.dispose([direction!, momentum, delta]);
       momentum = next.m;
       delta = next.d;
       steps++;
@@ -825,8 +824,7 @@ export async function cloakFace(
     };
   } finally {
     problem.dispose();
-    tf.dispose([stepSize, delta]);
-    momentum?.dispose();
+    tf.dispose([stepSize, delta, momentum]);
     if (kernels) tf.dispose([...kernels, cleanBox!]);
     best?.delta.dispose();
   }
