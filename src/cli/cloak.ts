@@ -13,8 +13,8 @@
  * gallery of them points at one wrong identity); the decoy should be someone who agrees to it, or a generated face.
  *
  * A personal mask (engine personal-mask.ts) is learned once from a few photos of one person (the largest face in
- * each) and written as a small JSON file; cloaks given `--mask` start every face from it and refine it for the
- * strength's `maskSteps` instead of `steps`.
+ * each) and written as a small JSON file; cloaks given `--mask` start each face it fits from it and refine it for the
+ * strength's `maskSteps` instead of `steps` (the others from noise, as without a mask).
  */
 import { mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, extname, join } from 'node:path';
@@ -77,7 +77,7 @@ const reasonOf = (error: unknown) => (error instanceof ImageError ? `${error.cod
 const decoyText = (face: CloakedFace) =>
   face.decoy ? `, to the decoy ${face.decoy.cleanSimilarity.toFixed(2)} -> ${face.decoy.similarity.toFixed(2)}` : '';
 
-/** With --mask: whether the face started from it, or from noise because the mask did not fit it (someone else). */
+/** With --mask: whether the face started from it, or from noise because the mask did not fit it (someone else, or a photo of the person it does not carry over to). */
 const maskText = (face: CloakedFace) =>
   face.startSimilarity === undefined
     ? ''
