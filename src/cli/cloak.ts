@@ -77,7 +77,10 @@ const reasonOf = (error: unknown) => (error instanceof ImageError ? `${error.cod
 const decoyText = (face: CloakedFace) =>
   face.decoy ? `, to the decoy ${face.decoy.cleanSimilarity.toFixed(2)} -> ${face.decoy.similarity.toFixed(2)}` : '';
 
-/** With --mask: whether the face started from it, or from noise because the mask did not fit it (someone else, or a photo of the person it does not carry over to). */
+/**
+ * With --mask: whether the face started from it, or from noise because the mask did not fit it (someone else, or a
+ * photo of the person it does not carry over to).
+ */
 const maskText = (face: CloakedFace) =>
   face.startSimilarity === undefined
     ? ''
