@@ -24,6 +24,7 @@ import { createCloakEngine } from '../../src/engine/cloak/engine.ts';
 import { decodeImageNode } from '../../src/engine/image/decode-node.ts';
 import { readModelFileNode } from '../../src/engine/models/read-node.ts';
 import { defaultFacesDir, loadFixtures, readPhoto, selectPhotos } from '../lib/fixtures.ts';
+import { mean, quantile } from '../lib/stats.ts';
 import { formatTable, num } from '../lib/table.ts';
 import type { PersonalMask } from '../../src/engine/cloak/personal-mask-format.ts';
 import { cloakEnsembles, maskPhotoCount, personalMasks, universalStart } from './cloakers.ts';
@@ -80,8 +81,6 @@ try {
   const own = rows.map((r) => r.own).filter(Number.isFinite);
   const others = rows.flatMap((r) => r.others).filter(Number.isFinite);
   const share = (list: number[], cut: number) => list.filter((v) => v <= cut).length / list.length;
-  const quantile = (list: number[], q: number) => [...list].sort((a, b) => a - b)[Math.min(list.length - 1, Math.floor(q * list.length))]!;
-  const mean = (list: number[]) => list.reduce((a, b) => a + b, 0) / list.length;
   const cuts = [0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6];
   console.log(`\n${strength}, ensemble ${ensemble.join(' + ')}, ${rows.length} photos of ${identities.length} people, ${others.length} face-mask pairs of different people\n`);
   console.log(

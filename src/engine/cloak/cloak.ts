@@ -129,7 +129,7 @@ export interface StrengthSetting {
  * Mid starts a face from the mask only where the mask alone brings the face's ensemble similarity (cloakFace's
  * `startSimilarity`: 0 at the match thresholds, 1 at the clean face) to 0.3 or below (`maskMaxStartSimilarity`), else
  * from noise for its 24 steps: other people in the photo should not get a mask that is not theirs. Placed on the 40
- * photos above (bench/protection/mask-fit.ts), a person's own mask left a median of 0.35 and other people's 0.56, but
+ * photos above (bench/protection/mask-fit.ts), a person's own mask left a median of 0.31 and other people's 0.56, but
  * photos differ more than masks do, so no cut separates them: at 0.3, 50 % of own photos and 16 % of other people's
  * faces start from the mask; at 0.5, 73 % and 37 %. At 0.3, from the next person's mask, faces evaded faceplugin's
  * MobileFaceNet on 45 / 45 % (cosine 0.258) instead of 42 / 45 % (0.308) without the test and 57 / 57 % (0.237) from
