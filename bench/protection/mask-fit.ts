@@ -109,7 +109,8 @@ try {
     const otherGaps = rows.flatMap((r) => r.others.map((v) => v - r.reference!)).filter(Number.isFinite);
     const gapCuts = [-0.4, -0.3, -0.2, -0.15, -0.1, -0.05, 0];
     byReference = Object.fromEntries(gapCuts.map((cut) => [cut, { own: share(ownGap, cut), others: share(otherGaps, cut) }]));
-    console.log(`\nreference pattern: start similarity mean ${num(mean(rows.map((r) => r.reference!)))}\n`);
+    const referenced = rows.map((r) => r.reference!).filter(Number.isFinite);
+    console.log(`\nreference pattern: start similarity mean ${num(mean(referenced))}, median ${num(quantile(referenced, 0.5))}\n`);
     console.log(
       formatTable(
         ['start from the mask when it is below the reference by >=', 'own faces', "others' faces"],
