@@ -21,12 +21,12 @@ import { parseArgs } from 'node:util';
 import { useBackend } from '../../src/engine/backends/backends.ts';
 import type { Strength } from '../../src/engine/cloak/cloak.ts';
 import { createCloakEngine } from '../../src/engine/cloak/engine.ts';
+import type { PersonalMask } from '../../src/engine/cloak/personal-mask-format.ts';
 import { decodeImageNode } from '../../src/engine/image/decode-node.ts';
 import { readModelFileNode } from '../../src/engine/models/read-node.ts';
 import { defaultFacesDir, loadFixtures, readPhoto, selectPhotos } from '../lib/fixtures.ts';
 import { mean, quantile } from '../lib/stats.ts';
 import { formatTable, num } from '../lib/table.ts';
-import type { PersonalMask } from '../../src/engine/cloak/personal-mask-format.ts';
 import { cloakEnsembles, maskPhotoCount, personalMasks, universalStart } from './cloakers.ts';
 
 const { values } = parseArgs({

@@ -268,7 +268,6 @@ export class CloakJobs {
         height: image.height,
         strength: job.strength,
         skippedSmallFaces: outcome.skippedSmallFaces.length,
-        fromPersonalMask: outcome.faces.some((face) => face.fromStart),
         faces: outcome.faces.map(({ box, region, ensembleSimilarity, fromStart }) => ({
           box: { x: box.x, y: box.y, width: box.width, height: box.height },
           region,

@@ -197,11 +197,6 @@ export interface CloakSummary {
   strength: Strength;
   faces: CloakedFaceInfo[];
   skippedSmallFaces: number;
-  /**
-   * Some face started from the person's personal mask (Medium with a usable mask), not from noise. A face the mask
-   * does not fit (someone else, as the engine tells by how far the mask alone moves it) starts from noise.
-   */
-  fromPersonalMask: boolean;
   /** Id of this cloak in the recent cloaks (its estimate arrives there later); null when none is kept. */
   recordId: string | null;
   timings: { queuedMs: number; decodeMs: number; detectMs: number; cloakMs: number[]; encodeMs: number; totalMs: number };

@@ -7,8 +7,9 @@
  * - the service worker and extension pages in tabs (popup, engine-lab, `openExtensionPage`): Playwright's request
  *   events, attributed by `request.serviceWorker()` / `request.frame()`;
  * - the offscreen document: a `background_page` CDP target that Playwright does not attach to. The harness attaches
- *   to it through CDP (non-flat session) and records its `Network.requestWillBeSent` events. A request sent in the
- *   first milliseconds of such a document, before the attach completes, can escape this.
+ *   to it through CDP (non-flat session) and records its `Network.requestWillBeSent` events (and, for `extensionLog`,
+ *   its console). A request sent in the first milliseconds of such a document, before the attach completes, can
+ *   escape this.
  * Requests from content scripts look like the page's own and are not attributed.
  *
  * Nothing reaches the network either way: the browser's only route out is a sink proxy that answers 502 and logs

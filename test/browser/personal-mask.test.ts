@@ -181,17 +181,17 @@ describe('personal mask (dist/chromium)', () => {
     const mid = await cloakThroughPort('mid');
     assert.equal(mid.error, undefined);
     assert.equal(mid.summary!.faces.length, 1);
-    assert.equal(mid.summary!.fromPersonalMask, true);
     assert.equal(mid.summary!.faces[0]!.fromPersonalMask, true);
     assert.deepEqual([...new Set(mid.steps)], [strengthSettings.mid.maskSteps]);
     t.diagnostic(`mid from the mask: ${Math.round(mid.summary!.timings.cloakMs[0]!)} ms cloaking the face`);
     const other = await cloakThroughPort('mid', SOMEONE_ELSE);
     assert.equal(other.error, undefined);
     assert.equal(other.summary!.faces.length, 1);
-    assert.equal(other.summary!.fromPersonalMask, false, "her mask does not fit someone else's face");
+    assert.equal(other.summary!.faces[0]!.fromPersonalMask, false, "her mask does not fit someone else's face");
     assert.deepEqual([...new Set(other.steps)], [strengthSettings.mid.steps]);
     const low = await cloakThroughPort('low');
-    assert.equal(low.summary!.fromPersonalMask, false);
+    assert.equal(low.summary!.faces.length, 1);
+    assert.equal(low.summary!.faces[0]!.fromPersonalMask, false);
     assert.deepEqual([...new Set(low.steps)], [strengthSettings.low.steps]);
     assert.equal(await tensors(), tensorsBefore, 'no tensor leaked by cloaking from the mask');
   });
@@ -233,7 +233,8 @@ describe('personal mask (dist/chromium)', () => {
     assert.match(await popupMaskLine(), /cannot be used: learn it again/);
     const mid = await cloakThroughPort('mid');
     assert.equal(mid.error, undefined);
-    assert.equal(mid.summary!.fromPersonalMask, false);
+    assert.equal(mid.summary!.faces.length, 1);
+    assert.equal(mid.summary!.faces[0]!.fromPersonalMask, false);
     assert.deepEqual([...new Set(mid.steps)], [strengthSettings.mid.steps]);
     t.diagnostic(`mid from noise: ${Math.round(mid.summary!.timings.cloakMs[0]!)} ms cloaking the face`);
 
