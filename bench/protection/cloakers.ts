@@ -11,6 +11,7 @@ import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type CloakEngine, type Decoy, createCloakEngine, defaultMaskLearnStepsPerPhoto } from '../../src/engine/cloak/engine.ts';
+import { learnMaskReference, maskReferencePhotos } from '../../src/engine/cloak/mask-reference-node.ts';
 import { type PersonalMask, maskFrame } from '../../src/engine/cloak/personal-mask-format.ts';
 import { cosineSimilarity } from '../../src/engine/faces/similarity.ts';
 import type { Box, RecognizerId } from '../../src/engine/faces/types.ts';
@@ -19,7 +20,6 @@ import { decodeImageNode } from '../../src/engine/image/decode-node.ts';
 import { encodeImageNode } from '../../src/engine/image/encode-node.ts';
 import type { RgbImage } from '../../src/engine/image/types.ts';
 import type { ModelFileReader } from '../../src/engine/models/manifest.ts';
-import { faceApiDemoDir } from '../../test/support/photos.ts';
 import { loadFixtures, readPhoto } from '../lib/fixtures.ts';
 import { mulberry32 } from '../lib/prng.ts';
 
@@ -280,26 +280,23 @@ async function learnedOnce(name: string, inputs: MaskInputs, learn: () => Promis
  * engine's defaults filled in, less the refinement's settings (sweeps of the refinement share masks).
  */
 function learnedWith(learn: { strength: 'low' | 'mid' | 'high'; budget?: Partial<StrengthSetting> }) {
-  const { maskSteps: _refinement, maskMaxStartSimilarity: _fit, ...settings } = { ...strengthSettings[learn.strength], ...learn.budget };
+  const { maskSteps: _refinement, maskMaxStartSimilarity: _fit, maskLeadOverReference: _reference, ...settings } = { ...strengthSettings[learn.strength], ...learn.budget };
   return { ...settings, maskLearnStepsPerPhoto: settings.maskLearnStepsPerPhoto ?? defaultMaskLearnStepsPerPhoto };
 }
 
 /**
- * One start pattern for everyone, learned from every face in face-api's six demo photos (its author's own photos, in
- * the npm package; none of them is a fixture identity), cached like the personal masks.
+ * One start pattern for everyone: the engine's reference pattern (src/engine/cloak/mask-reference-node.ts, every face
+ * of face-api's six demo photos, none of them a fixture identity) learned against this engine's ensemble and budget,
+ * cached like the personal masks. For the product ensemble at mid it is what models/mask-reference.json ships, when
+ * the code that learns masks has not changed since the file was made.
  */
 export async function universalStart(
   engine: Pick<CloakEngine, 'learnPersonalMask' | 'ensemble'>,
   learn: { strength: 'low' | 'mid' | 'high'; budget?: Partial<StrengthSetting> },
 ): Promise<PersonalMask> {
-  const files = [1, 2, 3, 4, 5, 6].map((n) => join(faceApiDemoDir, `sample${n}.jpg`));
-  const bytes = await Promise.all(files.map((file) => readFile(file)));
+  const bytes = await Promise.all(maskReferencePhotos.map((file) => readFile(file)));
   const inputs = { photos: bytes.map((b) => createHash('sha256').update(b).digest('hex')), ensemble: engine.ensemble, learn: learnedWith(learn) };
-  return learnedOnce('universal', inputs, async () => {
-    const images = [];
-    for (const b of bytes) images.push(await decodeImageNode(new Uint8Array(b)));
-    return engine.learnPersonalMask(images, { ...learn, faces: 'all', seed: 1 });
-  });
+  return learnedOnce('universal', inputs, () => learnMaskReference(engine, learn));
 }
 
 /** How many photos of a person their personal mask is learned from. */
@@ -356,7 +353,13 @@ const cloakVariants = (['low', 'mid', 'high'] as const).flatMap((strength) =>
 for (const { strength, name, mode, ensemble, heldOut } of cloakVariants) {
   const id = `cloak-${strength}-${name}${mode === 'untargeted' ? '' : `-${mode}`}`;
   cloakerFactories[id] = async (ctx) => {
-    const engine = await createCloakEngine(ctx.readModelFile, { ensemble, sampleTransform: ctx.sampleTransform });
+    let engine = await createCloakEngine(ctx.readModelFile, { ensemble, sampleTransform: ctx.sampleTransform });
+    if ((mode === 'mask' || mode === 'mask-of-another') && engine.maskReference === null) {
+      // The shipped reference pattern is the product ensemble's; the others get the same recipe learned against them.
+      const maskReference = await universalStart(engine, { strength, budget: ctx.budget });
+      engine.dispose();
+      engine = await createCloakEngine(ctx.readModelFile, { ensemble, sampleTransform: ctx.sampleTransform, maskReference });
+    }
     const budget = { ...strengthSettings[strength], ...ctx.budget };
     let decoyFor: ((identity: string) => ChosenDecoy) | null = null;
     if (mode === 'targeted') {

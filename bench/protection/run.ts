@@ -24,7 +24,7 @@ import * as tf from '@tensorflow/tfjs';
 import sharp from 'sharp';
 import type { StrengthSetting } from '../../src/engine/cloak/cloak.ts';
 import type { RecognizerId } from '../../src/engine/faces/types.ts';
-import { modelManifest, recognizerEntry } from '../../src/engine/models/manifest.ts';
+import { modelManifest, recognizerEntry, sourceLabel } from '../../src/engine/models/manifest.ts';
 import { recognizerIds } from '../../src/engine/recognizers/zoo.ts';
 import { type FixturePhoto, defaultFacesDir, loadFixtures, selectPhotos } from '../lib/fixtures.ts';
 import { selectDefenses } from './defenses.ts';
@@ -408,7 +408,7 @@ async function main(): Promise<void> {
       defenses: opts.defenses.map((d) => ({ id: d.id, describe: d.describe })),
       recognizers: opts.recognizers.map((r) => {
         const e = recognizerEntry(r);
-        return { id: r, source: `${e.source.package}@${e.source.version}`, manifestThreshold: e.thresholdAt1PctFar ?? null };
+        return { id: r, source: sourceLabel(e), manifestThreshold: e.thresholdAt1PctFar ?? null };
       }),
       detector: modelManifest.models.filter((m) => m.role === 'detector' || m.role === 'landmarks').map((m) => m.id),
       fixtures: { dir: fixtures.dir, generatedUtc: fixtures.generatedUtc, manifestSha256: fixtures.manifestSha256 },

@@ -84,7 +84,8 @@ const decoyText = (face: CloakedFace) =>
 const maskText = (face: CloakedFace) =>
   face.startSimilarity === undefined
     ? ''
-    : `${face.fromStart ? 'from the mask' : 'mask did not fit, from noise'} (start similarity ${face.startSimilarity.toFixed(2)}), ${face.steps} steps, `;
+    : `${face.fromStart ? 'from the mask' : 'mask did not fit, from noise'} (start similarity ${face.startSimilarity.toFixed(2)}` +
+      `${face.referenceSimilarity === undefined ? '' : `, reference pattern ${face.referenceSimilarity.toFixed(2)}`}), ${face.steps} steps, `;
 
 const outputFormat: Record<string, EncodeFormat> = { jpeg: 'jpeg', png: 'png', webp: 'webp' };
 

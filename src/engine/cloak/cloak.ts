@@ -91,6 +91,12 @@ export interface StrengthSetting {
    * whom the mask does not fit). Absent: every face starts from the mask.
    */
   maskMaxStartSimilarity?: number;
+  /**
+   * A face starts from the personal mask only when the mask moves it at least this much further (on the same scale)
+   * than the engine's reference pattern does (models/mask-reference.json, learned from nobody in particular): a face
+   * that any pattern moves far is not taken for the mask's person. Absent: no comparison.
+   */
+  maskLeadOverReference?: number;
   /** Steps per photo when learning a personal mask (default engine.ts `defaultMaskLearnStepsPerPhoto`). */
   maskLearnStepsPerPhoto?: number;
 }
@@ -190,7 +196,7 @@ export interface StrengthSetting {
  */
 export const strengthSettings: Record<Strength, StrengthSetting> = {
   low: { epsilon: 10, flatShare: 0.5, coarseness: 2, steps: 12, minFaceSsim: 0.95, featureWeight: 10, ssimWeight: 1, chromaShare: 0.5, momentumDecay: 0.5 },
-  mid: { epsilon: 16, flatShare: 0.5, coarseness: 2, steps: 24, minFaceSsim: 0.95, featureWeight: 5, ssimWeight: 0.5, chromaShare: 0.5, lastStepShare: 0.25, momentumDecay: 0.5, maskSteps: 16, maskMaxStartSimilarity: 0.3 },
+  mid: { epsilon: 16, flatShare: 0.5, coarseness: 2, steps: 24, minFaceSsim: 0.95, featureWeight: 5, ssimWeight: 0.5, chromaShare: 0.5, lastStepShare: 0.25, momentumDecay: 0.5, maskSteps: 16, maskMaxStartSimilarity: 0.4, maskLeadOverReference: 0 },
   high: { epsilon: 16, flatShare: 0.5, coarseness: 2, steps: 24, minFaceSsim: 0.85, featureWeight: 10, ssimWeight: 1, chromaShare: 0.5 },
 };
 
@@ -229,11 +235,12 @@ export interface FaceCloakOptions {
   /** Start from this pattern (a personal mask) instead of small random noise; see MaskPattern. */
   start?: MaskPattern;
   /**
-   * Keep `start` only for a face it already moves away from itself: when the face as started is still more similar
-   * to its clean self than `maxSimilarity` (`startSimilarity`'s scale), the pattern is someone else's, and the face
-   * starts from noise and takes `steps` steps instead.
+   * Keep `start` only for a face it fits, else start the face from noise and take `steps` steps instead. It fits when
+   * the face as started is no more similar to its clean self than `maxSimilarity` (`startSimilarity`'s scale), and,
+   * with a `reference` pattern (learned from nobody in particular), at least `minLead` less similar than as started
+   * from the reference: a face that any pattern moves far is not taken for the pattern's person.
    */
-  startFit?: { maxSimilarity: number; steps: number };
+  startFit?: { maxSimilarity?: number; reference?: { pattern: MaskPattern; minLead: number }; steps: number };
   sampleTransform?: TransformSampler;
   signal?: AbortSignal;
   /** After each step; `steps` is the number this face takes (`startFit` may change it). */
@@ -251,6 +258,8 @@ export interface FaceCloakResult {
    * scaled to 0 at its match threshold and 1 at the clean face, averaged (below 0: no member matches it any more).
    */
   startSimilarity?: number;
+  /** With `startFit.reference`: `startSimilarity` of the face as started from the reference pattern instead. */
+  referenceSimilarity?: number;
   /** Mean cosine to the clean embeddings over the ensemble, on the final 8-bit pixels, without transformation. */
   ensembleSimilarity: number;
   perRecognizer: Partial<Record<RecognizerId, number>>;
@@ -690,12 +699,24 @@ export async function cloakFace(
     let stepsToTake = options.steps;
     let fromStart = options.start !== undefined;
     let startSimilarity: number | undefined;
+    let referenceSimilarity: number | undefined;
     if (options.start) {
       startSimilarity = relative((await similarities(() => perturbed(delta))).clean);
-      if (options.startFit && startSimilarity > options.startFit.maxSimilarity) {
+      const fit = options.startFit;
+      let fits = fit?.maxSimilarity === undefined || startSimilarity <= fit.maxSimilarity;
+      if (fit?.reference) {
+        const reference = patternStart(fit.reference.pattern);
+        try {
+          referenceSimilarity = relative((await similarities(() => perturbed(reference))).clean);
+        } finally {
+          reference.dispose();
+        }
+        fits &&= startSimilarity <= referenceSimilarity - fit.reference.minLead;
+      }
+      if (fit && !fits) {
         delta.dispose();
         delta = noiseStart();
-        stepsToTake = options.startFit.steps;
+        stepsToTake = fit.steps;
         fromStart = false;
       }
     }
@@ -815,6 +836,7 @@ export async function cloakFace(
       steps,
       fromStart,
       ...(startSimilarity !== undefined ? { startSimilarity } : {}),
+      ...(referenceSimilarity !== undefined ? { referenceSimilarity } : {}),
       ensembleSimilarity: mean(final.clean),
       perRecognizer: Object.fromEntries(ensemble.map((r, i) => [r.id, final.clean[i]])),
       ...(final.decoy ? { decoy: { cleanSimilarity: decoyCleanSimilarity, similarity: mean(final.decoy) } } : {}),

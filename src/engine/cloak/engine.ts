@@ -20,6 +20,7 @@ import {
 } from '../evaluate/estimate.ts';
 import { sampleTransform as defaultSampleTransform } from './transforms.ts';
 import {
+  type FaceCloakOptions,
   type FaceCloakResult,
   type Strength,
   type StrengthSetting,
@@ -29,6 +30,7 @@ import {
 } from './cloak.ts';
 import { learnMaskPattern } from './personal-mask.ts';
 import { type PersonalMask, encodeMaskPattern, maskPattern } from './personal-mask-format.ts';
+import { loadMaskReference } from './mask-reference.ts';
 
 export interface CloakEngineOptions {
   /** Recognizers the cloak optimises against; the others stay held out as honest judges. */
@@ -41,6 +43,12 @@ export interface CloakEngineOptions {
   detect?: DetectOptions;
   /** JPEG round trip for the protection estimate's JPEG column (sharp in Node, OffscreenCanvas in the extension). */
   jpeg?: JpegRoundTrip;
+  /**
+   * The pattern a personal mask must beat to start a face (StrengthSetting `maskLeadOverReference`). Default: the
+   * shipped one (mask-reference.ts) when it was learned against this ensemble; null: none, and a strength that
+   * compares against it refuses to start from a mask.
+   */
+  maskReference?: PersonalMask | null;
 }
 
 /**
@@ -129,6 +137,8 @@ export interface CloakOutcome {
 
 export interface CloakEngine {
   readonly ensemble: readonly RecognizerId[];
+  /** The pattern personal masks are compared against (CloakEngineOptions `maskReference`); null: none. */
+  readonly maskReference: PersonalMask | null;
   cloak(image: RgbImage, options?: CloakOptions): Promise<CloakOutcome>;
   /**
    * A decoy for targeted mode from a photo of someone else (the largest face in it). Throws when the photo has no
@@ -163,10 +173,29 @@ function decoyEmbeddings(decoy: Decoy | undefined, ensemble: readonly Recognizer
 export async function createCloakEngine(read: ModelFileReader, options: CloakEngineOptions): Promise<CloakEngine> {
   const { detector, recognizers: ensemble } = await loadFaceModels(read, options.ensemble);
   const sampleTransform = options.sampleTransform === null ? undefined : (options.sampleTransform ?? defaultSampleTransform);
+  const maskReference = options.maskReference === undefined ? await loadMaskReference(read, options.ensemble) : options.maskReference;
+  const referencePattern = maskReference ? maskPattern(maskReference, options.ensemble) : null;
+  /** When a face keeps the personal mask (cloakFace's `startFit`), from the strength's settings. */
+  const startFitFor = (settings: StrengthSetting): FaceCloakOptions['startFit'] => {
+    const { maskMaxStartSimilarity: maxSimilarity, maskLeadOverReference: minLead, steps } = settings;
+    if (maxSimilarity === undefined && minLead === undefined) return undefined;
+    if (minLead !== undefined && !referencePattern) {
+      throw new Error(
+        `No reference pattern was learned against ${options.ensemble.join(' + ')}, so a personal mask cannot be checked ` +
+          'for fit: run scripts/learn-mask-reference.ts, or pass one as maskReference.',
+      );
+    }
+    return {
+      steps,
+      ...(maxSimilarity !== undefined ? { maxSimilarity } : {}),
+      ...(minLead !== undefined && referencePattern ? { reference: { pattern: referencePattern, minLead } } : {}),
+    };
+  };
   let heldOut: Promise<Recognizer[]> | undefined;
   let heldOutLoaded: Recognizer[] = [];
   return {
     ensemble: options.ensemble,
+    maskReference,
     loadedModels: () => [...detectorModels, ...ensemble.map((r) => r.id), ...heldOutLoaded.map((r) => r.id)],
     async estimateProtection(original, cloaked) {
       heldOut ??= loadRecognizers(recognizerIds.filter((id) => !options.ensemble.includes(id)), read);
@@ -216,6 +245,7 @@ export async function createCloakEngine(read: ModelFileReader, options: CloakEng
       // instead of a constant step and momentum 0.9, 12 steps from a mask evaded faceplugin's MobileFaceNet on 52 %
       // instead of 28 % of photos and face-api ResNet on 60 % instead of 50 % (40 photos, cloak seed 1, README).
       const settings = start ? { ...base, steps: base.maskSteps ?? base.steps } : base;
+      const startFit = start ? startFitFor(base) : undefined;
       const decoy = cloakOptions.mode === 'targeted' ? decoyEmbeddings(cloakOptions.decoy, ensemble) : undefined;
       // A face-free photo is answered by the quick presence check; the measuring side keeps the full cascade.
       const found = await detector.detect(image, { quickNoFace: true, ...options.detect });
@@ -230,7 +260,7 @@ export async function createCloakEngine(read: ModelFileReader, options: CloakEng
           ...settings,
           decoy,
           start,
-          ...(start && base.maskMaxStartSimilarity !== undefined ? { startFit: { maxSimilarity: base.maskMaxStartSimilarity, steps: base.steps } } : {}),
+          ...(startFit ? { startFit } : {}),
           // One seed per face, so adding a face elsewhere in the photo does not change this face's cloak.
           seed: (cloakOptions.seed ?? 0) * 1000 + index,
           sampleTransform,

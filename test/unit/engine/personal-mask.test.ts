@@ -142,6 +142,19 @@ test('a pattern learned on a face starts a cloak of another view of it ahead of 
   assert.equal(misfit.result.startSimilarity, started, 'what it was refused for');
   const plain = await cloakView({ steps: 2 });
   assert.deepEqual(misfit.data, plain.data, 'the fallback is the cloak from noise');
+
+  // startFit.reference: the pattern must also move the face at least `minLead` further than the reference does.
+  const level = await cloakView({ start: pattern, startFit: { reference: { pattern, minLead: 0 }, steps: 2 } });
+  assert.deepEqual([level.result.fromStart, level.result.referenceSimilarity], [true, started], 'as its own reference, level');
+  const behind = await cloakView({ start: pattern, startFit: { reference: { pattern, minLead: 0.01 }, steps: 2 } });
+  assert.deepEqual([behind.result.fromStart, behind.result.steps], [false, 2]);
+  assert.deepEqual(behind.data, plain.data, 'refused by the reference: the cloak from noise');
+  const nothing = { ...pattern, shares: new Float32Array(pattern.shares.length) };
+  const ahead = await cloakView({ start: pattern, startFit: { maxSimilarity: started, reference: { pattern: nothing, minLead: 0.05 }, steps: 2 } });
+  assert.equal(ahead.result.fromStart, true, 'the learned pattern beats an empty one');
+  assert.ok(ahead.result.referenceSimilarity! > started + 0.05, `an empty pattern leaves the face near itself (${ahead.result.referenceSimilarity})`);
+  const capped = await cloakView({ start: pattern, startFit: { maxSimilarity: started - 0.01, reference: { pattern: nothing, minLead: 0 }, steps: 2 } });
+  assert.equal(capped.result.fromStart, false, 'ahead of the reference, but not under the cap');
   assert.equal(tf.memory().numTensors, before, 'tensors leaked while cloaking');
 });
 
@@ -175,6 +188,25 @@ test("the engine keeps a personal mask as plain data, refines from it for maskSt
   assert.ok(refused.every((s) => s === 2));
   const kept = await engine.cloak(image, { strength: 'low', personalMask: mask, budget: { steps: 2, maskSteps: 1, maskMaxStartSimilarity: 10 } });
   for (const face of kept.faces) assert.deepEqual([face.fromStart, face.steps], [true, 1]);
+
+  // maskLeadOverReference compares against the engine's reference pattern; the shipped one is the product ensemble's,
+  // so this engine has none and refuses rather than skip the test.
+  assert.equal(engine.maskReference, null);
+  await assert.rejects(
+    engine.cloak(image, { strength: 'low', personalMask: mask, budget: { maskLeadOverReference: 0 } }),
+    /No reference pattern was learned against human-mobileface/,
+  );
+  const referenced = await createCloakEngine(readModelFileNode, { ensemble: ['human-mobileface'], maskReference: mask });
+  try {
+    const budget = { steps: 2, maskSteps: 1 };
+    const level = await referenced.cloak(image, { strength: 'low', personalMask: mask, budget: { ...budget, maskLeadOverReference: 0 } });
+    for (const face of level.faces) assert.deepEqual([face.fromStart, face.referenceSimilarity], [true, face.startSimilarity]);
+    const behind = await referenced.cloak(image, { strength: 'low', personalMask: mask, budget: { ...budget, maskLeadOverReference: 0.01 } });
+    for (const face of behind.faces) assert.deepEqual([face.fromStart, face.steps], [false, 2]);
+  } finally {
+    referenced.dispose();
+  }
+  assert.equal(tf.memory().numTensors, before);
 
   await assert.rejects(engine.cloak(image, { personalMask: { ...mask, ensemble: ['human-faceres'] } }), /learned against other recognizers/);
   await assert.rejects(engine.cloak(image, { personalMask: { ...mask, pattern: mask.pattern.slice(8) } }), /damaged/);
