@@ -51,7 +51,8 @@ const usage = `usage: npx tsx bench/protection/run.ts [options]
                              also coarse=, feat= feature-level weight, ssimw= SSIM-term weight, chroma= colour cap,
                              laststep= the last step's size as a share of the first's, momentum= the momentum's decay,
                              decoy= weight of the pull toward the decoy in targeted mode, masksteps= steps from a
-                             personal mask, maskfit= the largest start similarity a face may keep the mask at (9:
+                             personal mask, maskfit= the largest start similarity a face may keep the mask at,
+                             masklead= how far below the reference pattern's it must be (maskfit=9,masklead=-9:
                              every face starts from it), masklearn= steps per photo learning it)
   --cloak-seed N             base seed of the per-photo cloak seeds (default 0)
   --min-iou X                smallest IoU for a re-detected face to be the same face (default ${DEFAULT_MIN_IOU})
@@ -62,7 +63,7 @@ const usage = `usage: npx tsx bench/protection/run.ts [options]
 
 /** `eps=10,steps=16,ssim=0.95` -> a partial StrengthSetting. */
 function parseCloakBudget(spec: string): Partial<StrengthSetting> {
-  const keys: Record<string, keyof StrengthSetting> = { eps: 'epsilon', flat: 'flatShare', coarse: 'coarseness', steps: 'steps', ssim: 'minFaceSsim', feat: 'featureWeight', ssimw: 'ssimWeight', chroma: 'chromaShare', laststep: 'lastStepShare', momentum: 'momentumDecay', decoy: 'decoyWeight', masksteps: 'maskSteps', maskfit: 'maskMaxStartSimilarity', masklearn: 'maskLearnStepsPerPhoto' };
+  const keys: Record<string, keyof StrengthSetting> = { eps: 'epsilon', flat: 'flatShare', coarse: 'coarseness', steps: 'steps', ssim: 'minFaceSsim', feat: 'featureWeight', ssimw: 'ssimWeight', chroma: 'chromaShare', laststep: 'lastStepShare', momentum: 'momentumDecay', decoy: 'decoyWeight', masksteps: 'maskSteps', maskfit: 'maskMaxStartSimilarity', masklead: 'maskLeadOverReference', masklearn: 'maskLearnStepsPerPhoto' };
   const budget: Partial<StrengthSetting> = {};
   for (const part of spec.split(',')) {
     const [key, value] = part.split('=');

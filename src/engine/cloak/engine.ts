@@ -96,12 +96,13 @@ export interface CloakOptions {
   decoy?: Decoy;
   /**
    * Start faces from this personal mask and refine them for the strength's `maskSteps` instead of `steps`, where it
-   * fits: with `maskMaxStartSimilarity` set (mid), a face the mask alone does not move far from itself starts from
-   * noise for the full `steps`. That keeps other people in the photo from a mask that is not theirs: from someone
-   * else's mask, mid's 16 steps evaded faceplugin's MobileFaceNet on 42 % instead of 57 % as posted, and face-api
-   * ResNet's protection rate was 75 % instead of 89 % (bench/protection "-mask-of-another", 40 photos, cloak seed 1,
-   * 2026-12-07). The test is not an identity check: at 0.3 it keeps about half of a person's own new photos on
-   * their mask and 16 % of other people's faces (bench/protection/mask-fit.ts).
+   * fits: with `maskMaxStartSimilarity` and `maskLeadOverReference` set (mid), a face the mask alone does not move far
+   * from itself, or no further than the reference pattern does, starts from noise for the full `steps`. That keeps
+   * other people in the photo from a mask that is not theirs: from someone else's mask, mid's 16 steps evaded
+   * faceplugin's MobileFaceNet on 42 % instead of 57 % as posted, and face-api ResNet's protection rate was 75 %
+   * instead of 89 % (bench/protection "-mask-of-another", 40 photos, cloak seed 1, 2026-12-07). The test is not an
+   * identity check: it keeps about half of a person's own new photos on their mask, and 1 % of other people's faces
+   * (bench/protection/mask-fit.ts).
    */
   personalMask?: PersonalMask;
   /** Overrides of the strength's budget, for benchmarks that sweep it; the extension never sets this. */

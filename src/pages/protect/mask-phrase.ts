@@ -1,6 +1,7 @@
 /**
  * The protect page's words for how a photo's faces started: a Medium cloak starts a face from the person's mask only
- * where the mask fits it (the engine's `maskMaxStartSimilarity`), so a group photo can have both kinds.
+ * where the mask fits it (the engine's `maskMaxStartSimilarity` and `maskLeadOverReference`), so a group photo can
+ * have both kinds.
  */
 
 /** '' when no face started from the mask; else a clause to append to "N faces cloaked in T s". */
