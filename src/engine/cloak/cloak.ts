@@ -710,6 +710,8 @@ export async function cloakFace(
       startSimilarity = relative((await similarities(() => perturbed(delta))).clean);
       const fit = options.startFit;
       let fits = fit?.maxSimilarity === undefined || startSimilarity <= fit.maxSimilarity;
+      // Measured even where the cap already refuses the mask: the CLI and bench/protection/mask-fit.ts report it, and
+      // it is one forward pass (no measurable time on a 24-step cloak).
       if (fit?.reference) {
         const reference = patternStart(fit.reference.pattern);
         try {

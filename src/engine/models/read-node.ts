@@ -9,7 +9,7 @@ const require = createRequire(import.meta.url);
 const repositoryRoot = fileURLToPath(new URL('../../../', import.meta.url));
 
 /** The folder a manifest entry's file paths start from. */
-export function modelSourceDir(entry: ModelEntry): string {
+function modelSourceDir(entry: ModelEntry): string {
   return 'package' in entry.source ? dirname(require.resolve(`${entry.source.package}/package.json`)) : repositoryRoot;
 }
 

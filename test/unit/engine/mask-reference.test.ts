@@ -18,7 +18,9 @@ test('the shipped reference pattern was learned against the product ensemble, fr
   const entry = modelEntry(maskReferenceId);
   assert.equal(entry.role, 'mask-reference');
   assert.notEqual(entry.shipInExtension, false);
-  assert.deepEqual(entry.source, { madeBy: 'scripts/learn-mask-reference.ts', from: (entry.source as { from: string }).from });
+  assert.ok('madeBy' in entry.source, 'made by the project, not from a package');
+  assert.equal(entry.source.madeBy, 'scripts/learn-mask-reference.ts');
+  assert.ok(entry.source.from.length > 0, 'says what it is made from');
 });
 
 test('for another ensemble there is no reference, rather than a wrong one', async () => {
