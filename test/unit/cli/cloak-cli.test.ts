@@ -97,10 +97,13 @@ test('learns a personal mask from photos of one person, cloaks with it, and refu
   const used = await cli([join(dir, 'a'), '--out', join(dir, 'masked'), '--mask', maskFile]);
   assert.equal(used.code, 0, used.stderr);
   assert.deepEqual(await readdir(join(dir, 'masked')), ['photo.jpg']);
-  // The face the mask was learned from: it fits, so the face starts from it and takes mid's shorter refinement.
+  // The face the mask was learned from: it fits, so the face starts from it and takes mid's shorter refinement. The
+  // photo's two other people it does not fit (the reference pattern moves them further): from noise, mid's full steps.
   const fitted = await cli([demo, '--out', join(dir, 'masked-face'), '--mask', maskFile]);
   assert.equal(fitted.code, 0, fitted.stderr);
-  assert.match(fitted.stdout, new RegExp(`from the mask \\(start similarity -?\\d\\.\\d\\d\\), ${strengthSettings.mid.maskSteps} steps, ensemble`));
+  const similarities = 'start similarity -?\\d\\.\\d\\d, reference pattern -?\\d\\.\\d\\d';
+  assert.match(fitted.stdout, new RegExp(`from the mask \\(${similarities}\\), ${strengthSettings.mid.maskSteps} steps, ensemble`));
+  assert.match(fitted.stdout, new RegExp(`mask did not fit, from noise \\(${similarities}\\), ${strengthSettings.mid.steps} steps, ensemble`));
 
   await writeFile(join(dir, 'broken.mask.json'), '{"ensemble": ["human-faceres"');
   await writeFile(join(dir, 'other.mask.json'), JSON.stringify({ ...mask, ensemble: ['human-faceres'] }));
