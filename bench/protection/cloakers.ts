@@ -10,6 +10,7 @@ import { readFileSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { transformSync } from 'esbuild';
 import { type CloakEngine, type Decoy, createCloakEngine, defaultMaskLearnStepsPerPhoto } from '../../src/engine/cloak/engine.ts';
 import { learnMaskReference, maskReferencePhotos } from '../../src/engine/cloak/mask-reference-node.ts';
 import { type PersonalMask, maskFrame } from '../../src/engine/cloak/personal-mask-format.ts';
@@ -238,9 +239,12 @@ interface MaskInputs {
   learn: ReturnType<typeof learnedWith>;
 }
 
-/** The code that learns a mask, so a cached mask from older code is not reused. */
-const maskCode = ['personal-mask.ts', 'personal-mask-format.ts', 'cloak.ts', 'transforms.ts'].map((name) =>
-  readFileSync(new URL(`../../src/engine/cloak/${name}`, import.meta.url), 'utf8'),
+/**
+ * The code that learns a mask, so a cached mask from older code is not reused: compiled by esbuild, which drops the
+ * comments, so that editing a comment (cloak.ts holds the measurements) does not cost every person's mask again.
+ */
+const maskCode = ['personal-mask.ts', 'personal-mask-format.ts', 'cloak.ts', 'transforms.ts'].map(
+  (name) => transformSync(readFileSync(new URL(`../../src/engine/cloak/${name}`, import.meta.url), 'utf8'), { loader: 'ts' }).code,
 );
 
 /**
