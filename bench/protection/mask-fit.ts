@@ -9,6 +9,10 @@
  * the strength's own settings do.
  *
  *   npx tsx bench/protection/mask-fit.ts [--strength mid] [--limit-per-identity 4] [--identities LIST] [--faces DIR]
+ *       [--mask-learn-steps N]
+ *
+ * --mask-learn-steps: steps per photo learning the masks (the strength's, or engine.ts's default, when absent); the
+ * protection bench's `--cloak-budget masklearn=N` learns (and caches) the same masks.
  *
  * Masks are the protection benchmark's (cloakers.ts `personalMasks`: learned from each person's last four photos,
  * cached in the temp folder); the photos measured are each person's first ones, none of which a mask was learned from.
@@ -30,6 +34,7 @@ const { values } = parseArgs({
   options: {
     strength: { type: 'string', default: 'mid' },
     'limit-per-identity': { type: 'string', default: '4' },
+    'mask-learn-steps': { type: 'string' },
     identities: { type: 'string' },
     faces: { type: 'string' },
   },
@@ -44,7 +49,8 @@ await useBackend(['wasm']);
 const engine = await createCloakEngine(readModelFileNode, { ensemble });
 try {
   const fixtures = await loadFixtures(facesDir);
-  const masks = await personalMasks(engine, facesDir, { strength });
+  const learnSteps = values['mask-learn-steps'] === undefined ? undefined : Number(values['mask-learn-steps']);
+  const masks = await personalMasks(engine, facesDir, { strength, ...(learnSteps ? { budget: { maskLearnStepsPerPhoto: learnSteps } } : {}) });
   if (!engine.maskReference) throw new Error(`no reference pattern for ${ensemble.join(' + ')}: run scripts/learn-mask-reference.ts`);
   const { maskMaxStartSimilarity, maskLeadOverReference } = strengthSettings[strength];
   const chosen = values.identities?.split(',').map((id) => id.trim());
@@ -131,6 +137,7 @@ try {
     JSON.stringify({
       bench: 'mask-fit',
       strength,
+      maskLearnStepsPerPhoto: learnSteps ?? null,
       ensemble,
       photos: rows.length,
       people: identities.length,
