@@ -50,6 +50,9 @@ const engine = await createCloakEngine(readModelFileNode, { ensemble });
 try {
   const fixtures = await loadFixtures(facesDir);
   const learnSteps = values['mask-learn-steps'] === undefined ? undefined : Number(values['mask-learn-steps']);
+  if (learnSteps !== undefined && !(Number.isInteger(learnSteps) && learnSteps > 0)) {
+    throw new Error(`--mask-learn-steps must be a whole number above 0, not ${values['mask-learn-steps']}`);
+  }
   const masks = await personalMasks(engine, facesDir, { strength, ...(learnSteps ? { budget: { maskLearnStepsPerPhoto: learnSteps } } : {}) });
   if (!engine.maskReference) throw new Error(`no reference pattern for ${ensemble.join(' + ')}: run scripts/learn-mask-reference.ts`);
   const { maskMaxStartSimilarity, maskLeadOverReference } = strengthSettings[strength];
