@@ -87,14 +87,14 @@ export function PersonalMaskSection() {
       <h2 id="mask-title">Your personal mask</h2>
       <p class="muted small">
         Face Cloak can learn a cloak pattern from a few photos of you, once. Medium-strength cloaks then start a face
-        from it where it fits, that is where the pattern alone already moves the face well away from itself, and
-        further than a pattern learned from other people's faces does, and need
-        two thirds of the steps there: about 30 % faster for that face. In our measurements it fitted about half of
-        people's new photos of themselves, and about 1 in 100 faces of other people, whose cloaks then come out a
-        little weaker. A face it does not fit, like nearly all other people in your photos, is cloaked from scratch as
-        without a mask. Either way, in our measurements (40 photos of 10 people) about 7 in 10 faces escaped the FaceNet-style
-        recognizer the cloak never saw, 6 in 10 the stronger ArcFace-style one and 1 in 10 the weaker one, as from
-        scratch. The mask is a pattern, not a photo. It stays on this device and is not part of settings exports.
+        from it where it fits, that is where the pattern alone already moves the face well away from itself, and further
+        than a pattern learned from other people's faces does, and need two thirds of the steps there: about 30 % faster
+        for that face. In our measurements it fitted about half of people's new photos of themselves, and about 1 in 100
+        faces of other people, whose cloaks then come out a little weaker. A face it does not fit, like nearly all other
+        people in your photos, is cloaked from scratch as without a mask. Either way, in our measurements (40 photos of
+        10 people) about 7 in 10 faces escaped the FaceNet-style recognizer the cloak never saw, 6 in 10 the stronger
+        ArcFace-style one and 1 in 10 the weaker one, as from scratch. The mask is a pattern, not a photo. It stays on
+        this device and is not part of settings exports.
       </p>
       <p data-testid="mask-status">
         {info === undefined
