@@ -156,7 +156,10 @@ export const cloakerFactories: Record<string, (ctx: CloakerContext) => Promise<C
  *   and expo-mobilefacenet held out, so the zoo's strongest recognizer is measured as a judge too;
  * - xarcface: faceapi-resnet joins, human-mobileface and expo-mobilefacenet held out;
  * - the "-plus" ensembles add expo-mobilefacenet as a fourth member, to measure what one more recognizer buys on the
- *   ones still held out.
+ *   ones still held out;
+ * - the "whitebox-" ensembles are one held-out judge alone, attacked directly: not protection (nothing is held out)
+ *   but its ceiling, what the strength's perceptual budget allows on that model when the cloak sees its every
+ *   gradient. No transfer trick can beat it, so it says whether a protection target is reachable at that budget at all.
  */
 export const cloakEnsembles: Record<string, { ensemble: RecognizerId[]; heldOut: RecognizerId[] }> = {
   xfacenet: {
@@ -179,6 +182,9 @@ export const cloakEnsembles: Record<string, { ensemble: RecognizerId[]; heldOut:
     ensemble: ['human-faceres', 'human-faceres-deep', 'faceapi-resnet', 'expo-mobilefacenet'],
     heldOut: ['human-mobileface', 'faceplugin-mobilefacenet'],
   },
+  'whitebox-mobileface': { ensemble: ['human-mobileface'], heldOut: [] },
+  'whitebox-faceplugin': { ensemble: ['faceplugin-mobilefacenet'], heldOut: [] },
+  'whitebox-faceapi': { ensemble: ['faceapi-resnet'], heldOut: [] },
 };
 
 /** Mean over the ensemble of the cosine between two decoys' embeddings. */
@@ -393,7 +399,10 @@ for (const { strength, name, mode, ensemble, heldOut } of cloakVariants) {
         `the cloak engine at ${strength} (L-inf ${budget.epsilon}/255, ${budget.flatShare} of it on flat skin, face SSIM >= ` +
         `${budget.minFaceSsim}, ${budget.steps} steps, grid ${budget.coarseness}x coarser, feature-level term x${budget.featureWeight}, ` +
         `SSIM term x${budget.ssimWeight}, colour <= ${budget.chromaShare ?? 1} of the budget, last step ${budget.lastStepShare ?? 1} of the first, momentum ${budget.momentumDecay ?? defaultMomentumDecay}) against ${ensemble.join(' + ')}; ` +
-        `held out, the only honest judges: ${heldOut.join(', ')}; re-encoded as JPEG q92 4:4:4 (PNG stays PNG)`,
+        (heldOut.length > 0
+          ? `held out, the only honest judges: ${heldOut.join(', ')}; `
+          : 'nothing held out: a white-box ceiling on its one model, not protection; ') +
+        're-encoded as JPEG q92 4:4:4 (PNG stays PNG)',
       async cloak(file, info) {
         const image = await decodeImageNode(file);
         let decoy: Decoy | undefined;
