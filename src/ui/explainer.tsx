@@ -31,8 +31,8 @@ export function Explainer() {
         <li>Someone may be able to tell that a photo was cloaked.</li>
         <li>
           In our tests the cloak does not yet reach the protection we aim for: at medium strength about seven in ten
-          faces escaped the FaceNet-style recognizer it never saw, but only about one in two escaped the stronger
-          ArcFace-style one it never saw, and one in twenty the other.
+          faces escaped the FaceNet-style recognizer it never saw, but only about three in five escaped the stronger
+          ArcFace-style one it never saw, and one in fifteen the other.
         </li>
       </ul>
       <p>Everything runs on this device: Face Cloak itself sends nothing over the network.</p>
