@@ -5,7 +5,7 @@
  *
  *   npx tsx bench/speed/run.ts [--backends wasm,cpu,webgl,webgpu,chromium-wasm] [--strength mid] [--quick]
  *       [--reduced-steps 2] [--photo bryce_dallas_howard/11] [--sizes 0.5,1,2,4,8,12] [--faces 1,2,4]
- *       [--skip-series] [--skip-ops] [--mask me.mask.json] [--out file.json]
+ *       [--skip-series] [--skip-ops] [--mask me.mask.json] [--scene-seeds 1,2,3] [--out file.json]
  *
  * Backends: `wasm` and `cpu` run in Node; `webgl`, `webgpu`, `chromium-wasm` and `chromium-cpu` run inside the built
  * extension in headless Chromium (build it first: `node build.mjs chromium`; SwiftShader stands in for a GPU here).
@@ -64,6 +64,8 @@ const { values: args } = parseArgs({
     sizes: { type: 'string' },
     faces: { type: 'string' },
     'no-face-repeats': { type: 'string' },
+    // Each size is timed on scenes of several noise draws: the quick check answers some and sends others on.
+    'scene-seeds': { type: 'string', default: '1,2,3' },
     'skip-series': { type: 'boolean', default: false },
     'skip-ops': { type: 'boolean', default: false },
     mask: { type: 'string' },
@@ -83,6 +85,8 @@ const sizes = numbers(args.sizes ?? (quick ? '0.5,2' : '0.5,1,2,4,8,12'));
 const faceCounts = numbers(args.faces ?? (quick ? '1,2' : '1,2,4'));
 const noFaceSizes = quick ? [0.5, 2] : [0.5, 2, 8, 12];
 const noFaceRepeats = Number(args['no-face-repeats'] ?? (quick ? 2 : 3));
+const sceneSeeds = args['scene-seeds'].split(',').map(Number);
+if (sceneSeeds.some((seed) => !Number.isInteger(seed))) throw new Error(`--scene-seeds must be whole numbers, not "${args['scene-seeds']}"`);
 /** Full runs where a cloak takes seconds per step at most; reduced (extrapolated) runs elsewhere. */
 const fullRunOn = new Set(['wasm', 'chromium-wasm']);
 const seed = 1;
@@ -189,7 +193,7 @@ async function runSeries(engine: CloakEngine, detector: FaceDetector, options: T
   for (const mp of noFaceSizes) {
     // Upscaled, a fixture can start to show a face to the detector: such sizes are left out below.
     if (facelessFixture) noFacePhotos.push(await atMegapixels(`${facelessFixture.name} (fixture)`, facelessFixture.bytes, mp));
-    noFacePhotos.push(await syntheticScene(mp));
+    for (const seed of sceneSeeds) noFacePhotos.push(await syntheticScene(mp, seed));
   }
   for (const photo of noFacePhotos) {
     let started = performance.now();
