@@ -85,8 +85,8 @@ const sizes = numbers(args.sizes ?? (quick ? '0.5,2' : '0.5,1,2,4,8,12'));
 const faceCounts = numbers(args.faces ?? (quick ? '1,2' : '1,2,4'));
 const noFaceSizes = quick ? [0.5, 2] : [0.5, 2, 8, 12];
 const noFaceRepeats = Number(args['no-face-repeats'] ?? (quick ? 2 : 3));
-const sceneSeeds = args['scene-seeds'].split(',').map(Number);
-if (sceneSeeds.some((seed) => !Number.isInteger(seed))) throw new Error(`--scene-seeds must be whole numbers, not "${args['scene-seeds']}"`);
+const sceneSeeds = numbers(args['scene-seeds']);
+if (sceneSeeds.some((noiseSeed) => !Number.isInteger(noiseSeed))) throw new Error(`--scene-seeds must be whole numbers, not "${args['scene-seeds']}"`);
 /** Full runs where a cloak takes seconds per step at most; reduced (extrapolated) runs elsewhere. */
 const fullRunOn = new Set(['wasm', 'chromium-wasm']);
 const seed = 1;
@@ -193,7 +193,7 @@ async function runSeries(engine: CloakEngine, detector: FaceDetector, options: T
   for (const mp of noFaceSizes) {
     // Upscaled, a fixture can start to show a face to the detector: such sizes are left out below.
     if (facelessFixture) noFacePhotos.push(await atMegapixels(`${facelessFixture.name} (fixture)`, facelessFixture.bytes, mp));
-    for (const seed of sceneSeeds) noFacePhotos.push(await syntheticScene(mp, seed));
+    for (const noiseSeed of sceneSeeds) noFacePhotos.push(await syntheticScene(mp, noiseSeed));
   }
   for (const photo of noFacePhotos) {
     let started = performance.now();
