@@ -40,7 +40,7 @@ const STRENGTH_LABELS: Record<Strength, string> = { low: 'Low', mid: 'Medium', h
 const STRENGTH_COSTS: Record<Strength, string> = {
   low: 'faint, weakest: about 1 in 3 faces escaped an unseen FaceNet-style recognizer · ~8 s a face',
   mid: 'visible up close; about 7 in 10 escaped it, under 1 in 10 to 3 in 5 the unseen ArcFace-style ones · ~16 s a face',
-  high: 'visible grain, strongest: about 9 in 10 escaped it, 1 in 4 to 4 in 5 the ArcFace-style ones · ~16 s a face',
+  high: 'visible grain, strongest: nearly all escaped it, about 1 in 2 to 9 in 10 the ArcFace-style ones · ~16 s a face',
 };
 
 const BACKEND_NAMES: Record<string, string> = {
